@@ -1,0 +1,145 @@
+//! Row streams into HTTP bodies.
+//!
+//! [`streamed`]: the rows are encoded as they arrive; the first row is sent alone the moment
+//! it is read (first byte in well under a millisecond), then every `batch` rows go out as one
+//! chunk. hyper polls the body only when the socket can take more, so a slow client slows
+//! the query down instead of filling memory, and a client that leaves drops the stream,
+//! which closes the database connection (see `db::rows`).
+//!
+//! [`buffered`]: the baseline. The whole result is collected, then encoded, then sent with a
+//! `Content-Length`, as the seed API's "standard" endpoint did.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use shared::Message;
+
+use crate::encode::{BodyFormat, Encoder};
+use crate::error::AppError;
+use crate::metrics::{Metrics, StreamOutcome, StreamTracker};
+
+/// Bytes a row takes in the widest format, to size chunk buffers without regrowing.
+const ROW_BYTES_ESTIMATE: usize = 160;
+
+/// A stream that broke after its status line was sent. hyper answers it by aborting the
+/// connection without the terminating chunk, so the client sees an incomplete body.
+#[derive(Debug, thiserror::Error)]
+#[error("stream aborted after {rows} rows: {source}")]
+pub struct StreamAborted {
+    rows: u64,
+    source: sqlx::Error,
+}
+
+/// Streams `rows` as they come. The query's first row (or its error) is awaited before the
+/// status line, so a query that fails at once still gets a proper error status.
+pub async fn streamed<S>(rows: S, format: BodyFormat, batch: u32, metrics: Arc<Metrics>) -> Result<Response, AppError>
+where
+    S: Stream<Item = Result<Message, sqlx::Error>> + Send + 'static,
+{
+    let tracker = StreamTracker::start(metrics);
+    let mut rows = Box::pin(rows);
+    let first = match rows.next().await {
+        Some(Err(error)) => {
+            tracker.finish(StreamOutcome::Failed);
+            return Err(error.into());
+        }
+        first => first,
+    };
+    let batch = batch as u64;
+    let chunks = async_stream::stream! {
+        let mut encoder = Encoder::new(format, batch as usize * ROW_BYTES_ESTIMATE);
+        encoder.begin();
+        let mut next = first;
+        let mut flush_at = 1; // the first row goes out alone; then whole batches
+        let mut counted = 0; // rows already added to the metrics
+        loop {
+            match next {
+                Some(Ok(row)) => {
+                    encoder.row(&row);
+                    if encoder.rows() == flush_at {
+                        tracker.rows_read(encoder.rows() - counted);
+                        counted = encoder.rows();
+                        let chunk = encoder.take();
+                        tracker.bytes_sent(chunk.len());
+                        yield Ok(chunk);
+                        flush_at += batch;
+                    }
+                }
+                Some(Err(error)) => {
+                    tracker.rows_read(encoder.rows() - counted);
+                    tracing::warn!(rows = encoder.rows(), %error, "stream failed after its status line");
+                    encoder.error(&AppError::Database(clone_for_frame(&error)).body());
+                    if encoder.pending() > 0 {
+                        yield Ok(encoder.take());
+                        // Pending once, so hyper flushes the error frame before the abort.
+                        tokio::task::yield_now().await;
+                    }
+                    let rows = encoder.rows();
+                    tracker.finish(StreamOutcome::Failed);
+                    yield Err(StreamAborted { rows, source: error });
+                    return;
+                }
+                None => {
+                    tracker.rows_read(encoder.rows() - counted);
+                    encoder.end();
+                    let chunk = encoder.take();
+                    tracker.bytes_sent(chunk.len());
+                    if !chunk.is_empty() {
+                        yield Ok(chunk);
+                    }
+                    tracker.finish(StreamOutcome::Completed);
+                    return;
+                }
+            }
+            next = rows.next().await;
+        }
+    };
+    Ok(response(format, Body::from_stream(chunks), true))
+}
+
+/// The error frame only needs the message; sqlx errors are not `Clone`.
+fn clone_for_frame(error: &sqlx::Error) -> sqlx::Error {
+    sqlx::Error::Protocol(error.to_string())
+}
+
+/// Collects every row, encodes them all, then sends one body with a `Content-Length`.
+pub async fn buffered<S>(rows: S, format: BodyFormat, metrics: Arc<Metrics>) -> Result<Response, AppError>
+where
+    S: Stream<Item = Result<Message, sqlx::Error>> + Send + 'static,
+{
+    let tracker = StreamTracker::start(metrics);
+    let rows: Vec<Message> = match rows.try_collect().await {
+        Ok(rows) => rows,
+        Err(error) => {
+            tracker.finish(StreamOutcome::Failed);
+            return Err(error.into());
+        }
+    };
+    tracker.rows_read(rows.len() as u64);
+    let mut encoder = Encoder::new(format, rows.len() * ROW_BYTES_ESTIMATE);
+    encoder.begin();
+    rows.iter().for_each(|row| encoder.row(row));
+    drop(rows);
+    encoder.end();
+    let body = encoder.take();
+    tracker.bytes_sent(body.len());
+    tracker.finish(StreamOutcome::Completed);
+    Ok(response(format, Body::from(body), false))
+}
+
+fn response(format: BodyFormat, body: Body, streamed: bool) -> Response {
+    let mut response = Response::new(body);
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if streamed {
+        // Tells nginx-style proxies not to buffer the stream.
+        headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    }
+    response
+}

@@ -1,0 +1,139 @@
+//! The database: one pool, PostgreSQL or SQLite, chosen by the URL's scheme.
+//!
+//! - [`Database`]: the pool, connecting and migrating.
+//! - [`rows`]: the `messages` query as a stream of `shared::Message`, owning its connection.
+
+pub mod rows;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, PgPool, Postgres, Sqlite, SqlitePool};
+
+use crate::config::Config;
+
+/// The name our PostgreSQL sessions carry in `pg_stat_activity`.
+pub const APPLICATION_NAME: &str = "rowstream";
+
+#[derive(Debug, Clone)]
+pub enum Database {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// A connection taken from the pool, for one request.
+#[derive(Debug)]
+pub enum Connection {
+    Postgres(PoolConnection<Postgres>),
+    Sqlite(PoolConnection<Sqlite>),
+}
+
+impl Database {
+    /// Opens the pool (lazily: the first connection is made by the first query). An SQLite
+    /// file is created when missing.
+    pub fn connect(config: &Config) -> Result<Database, sqlx::Error> {
+        let url = config.database_url.as_str();
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                // WAL: readers (streams) never block the seeder or each other.
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+                .disable_statement_logging();
+            let pool = SqlitePoolOptions::new()
+                .max_connections(config.pool_size)
+                .acquire_timeout(config.acquire_timeout)
+                .connect_lazy_with(options);
+            Ok(Database::Sqlite(pool))
+        } else {
+            let options = PgConnectOptions::from_str(url)?
+                .application_name(APPLICATION_NAME)
+                .disable_statement_logging();
+            let pool = PgPoolOptions::new()
+                .max_connections(config.pool_size)
+                .acquire_timeout(config.acquire_timeout)
+                .connect_lazy_with(options);
+            Ok(Database::Postgres(pool))
+        }
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Database::Postgres(_) => "postgres",
+            Database::Sqlite(_) => "sqlite",
+        }
+    }
+
+    pub fn is_embedded(&self) -> bool {
+        matches!(self, Database::Sqlite(_))
+    }
+
+    /// Creates `messages` when it is missing. A PostgreSQL database that already has the
+    /// table is left untouched (no migrations table is added): rowstream may be pointed at
+    /// a table it does not own, with a user that may only read it.
+    pub async fn prepare(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match self {
+            Database::Postgres(pool) => {
+                if !self.messages_exists().await? {
+                    sqlx::migrate!("./migrations/postgres").run(pool).await?;
+                }
+            }
+            Database::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Like [`Database::prepare`], but always runs the migrations: for `seed`, which writes.
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match self {
+            Database::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
+            Database::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await,
+        }
+    }
+
+    async fn messages_exists(&self) -> Result<bool, sqlx::Error> {
+        match self {
+            Database::Postgres(pool) => {
+                sqlx::query_scalar("SELECT to_regclass('messages') IS NOT NULL").fetch_one(pool).await
+            }
+            Database::Sqlite(pool) => {
+                sqlx::query_scalar("SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'messages'")
+                    .fetch_one(pool)
+                    .await
+            }
+        }
+    }
+
+    /// Whether `messages` has no rows (cheap: stops at the first row).
+    pub async fn is_empty(&self) -> Result<bool, sqlx::Error> {
+        let sql = "SELECT NOT EXISTS (SELECT 1 FROM messages)";
+        match self {
+            Database::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+            Database::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        }
+    }
+
+    /// Takes a connection for one request; waits at most the acquire timeout.
+    pub async fn acquire(&self) -> Result<Connection, sqlx::Error> {
+        Ok(match self {
+            Database::Postgres(pool) => Connection::Postgres(pool.acquire().await?),
+            Database::Sqlite(pool) => Connection::Sqlite(pool.acquire().await?),
+        })
+    }
+
+    /// Verifies a connection can be made and the table read: for `/healthz`.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        self.is_empty().await.map(|_| ())
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Database::Postgres(pool) => pool.close().await,
+            Database::Sqlite(pool) => pool.close().await,
+        }
+    }
+}

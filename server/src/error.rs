@@ -1,0 +1,77 @@
+//! [`AppError`]: every way a request can fail before its status line is sent, and the JSON
+//! body (`shared::ErrorBody`, with a stable `code`) it turns into.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use shared::{ErrorBody, ErrorCode};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{message}")]
+    BadParameter { parameter: String, message: String },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("none of the accepted media types can be produced; use one of application/x-ndjson, text/csv, application/json, text/plain")]
+    NotAcceptable,
+    #[error("no such endpoint: {0}")]
+    NotFound(String),
+    #[error("every database connection is busy; try again shortly")]
+    DatabaseBusy,
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+}
+
+impl AppError {
+    pub fn bad_parameter(parameter: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::BadParameter { parameter: parameter.into(), message: message.into() }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadParameter { .. } => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::DatabaseBusy => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        match self {
+            AppError::BadParameter { parameter, message } => ErrorBody::bad_parameter(parameter, message.clone()),
+            AppError::Unauthorized(_) => ErrorBody::new(ErrorCode::Unauthorized, self.to_string()),
+            AppError::NotAcceptable => ErrorBody::new(ErrorCode::NotAcceptable, self.to_string()),
+            AppError::NotFound(_) => ErrorBody::new(ErrorCode::NotFound, self.to_string()),
+            AppError::DatabaseBusy => ErrorBody::new(ErrorCode::DatabaseBusy, self.to_string()),
+            AppError::Database(_) => ErrorBody::new(ErrorCode::DatabaseError, self.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::PoolTimedOut => AppError::DatabaseBusy,
+            other => AppError::Database(other),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let mut response = (status, Json(self.body())).into_response();
+        if let AppError::Unauthorized(_) = self {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer realm="rowstream", JWT realm="rowstream""#),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,35 @@
+//! rowstream: streams large SQL results to HTTP clients as they are read.
+//!
+//! The server answers `GET /api/messages` (and the seed-compatible `/standard` and
+//! `/chunked`) by reading rows from SQLite or PostgreSQL with a sqlx `fetch` stream, encoding
+//! them in batches and handing each batch to hyper as one HTTP chunk. Memory stays flat
+//! whatever the number of rows; a client that goes away stops the query.
+//!
+//! Layout (one concept per file):
+//! - [`cli`]: the `rowstream` command line (`serve`, `seed`, `token`).
+//! - [`config`]: settings from flags, then environment, then an optional TOML file.
+//! - [`startup`]: [`startup::Application::build`] and [`startup::run`]`(listener, shutdown)`.
+//! - [`routes`]: one file per endpoint group; [`routes::router`] puts them together.
+//! - [`params`]: strict parsing of query parameters into `shared::MessagesQuery`.
+//! - [`auth`]: HS256 JWTs: issuing, and the middleware that guards the data routes.
+//! - [`db`]: the [`db::Database`] pool (PostgreSQL or SQLite), migrations, the row stream.
+//! - [`encode`]: one encoder per wire format (NDJSON, CSV, JSON, text, the seed's lines).
+//! - [`body`]: turns a row stream into a chunked HTTP body, or into one buffered body.
+//! - [`seed`]: deterministic test data, written with COPY (PostgreSQL) or batched inserts.
+//! - [`metrics`]: counters for streams and rows, served at `/metrics`.
+//! - [`error`]: [`error::AppError`], the one error type handlers return.
+//! - [`telemetry`]: logging set-up.
+
+pub mod auth;
+pub mod body;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod encode;
+pub mod error;
+pub mod metrics;
+pub mod params;
+pub mod routes;
+pub mod seed;
+pub mod startup;
+pub mod telemetry;

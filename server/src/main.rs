@@ -1,0 +1,100 @@
+//! The `rowstream` binary: `serve`, `seed`, `token`. See `rowstream --help`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use rowstream::auth::JwtKeys;
+use rowstream::cli::{Cli, Command};
+use rowstream::config::{Config, Layer};
+use rowstream::db::Database;
+use rowstream::startup::{viewer_url, Application};
+use rowstream::{seed, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("rowstream: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Serve(args) => {
+            let config = Config::resolve(Layer::from(args), cli.config.as_deref())?;
+            let app = Application::build(config.clone()).await?;
+            let addr = app.local_addr();
+            let token = app.generated_token.clone();
+            eprintln!("rowstream is serving {} on http://{addr}", redact(&config.database_url));
+            match &token {
+                Some(token) => {
+                    eprintln!("No JWT secret configured: made one for this run. Open the viewer:");
+                    eprintln!("    {}", viewer_url(addr, Some(token)));
+                    eprintln!("or stream with curl:");
+                    eprintln!("    curl -N -H 'Authorization: JWT {token}' http://{addr}/chunked");
+                }
+                None => eprintln!("Viewer: {} (make a token with `rowstream token`)", viewer_url(addr, None)),
+            }
+            app.run_until(shutdown_signal()).await?;
+        }
+        Command::Seed(args) => {
+            let config = Config::resolve(Layer::from(&args.database), cli.config.as_deref())?;
+            let db = Database::connect(&config)?;
+            db.migrate().await?;
+            seed::seed(&db, args.rows).await?;
+            eprintln!("seeded {} rows into {}", args.rows, redact(&config.database_url));
+            db.close().await;
+        }
+        Command::Token(args) => {
+            let config = Config::resolve(Layer::from(&args.secret), cli.config.as_deref())?;
+            let secret = config.jwt_secret.ok_or_else(|| {
+                anyhow::anyhow!("no JWT secret configured: pass --jwt-secret or set ROWSTREAM_JWT_SECRET (the one `serve` uses)")
+            })?;
+            println!("{}", JwtKeys::new(secret.as_bytes()).issue(&args.sub, args.ttl)?);
+        }
+    }
+    Ok(())
+}
+
+/// The URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    eprintln!("rowstream: shutting down");
+}

@@ -1,0 +1,194 @@
+//! Strict query-parameter parsing. Unknown, repeated, malformed or out-of-range parameters
+//! are a 400 that names the parameter: a typo (`limt=10`) must not silently stream
+//! everything.
+
+use axum::http::header::ACCEPT;
+use axum::http::HeaderMap;
+use shared::{Format, Mode, BATCH_MAX};
+
+use crate::db::rows::RowRange;
+use crate::error::AppError;
+
+/// The parameters of `/api/messages`, resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiParams {
+    pub mode: Mode,
+    pub format: Format,
+    pub range: RowRange,
+    pub batch: Option<u32>,
+}
+
+/// The parameters of the seed-compatible `/standard` and `/chunked`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeedParams {
+    pub range: RowRange,
+    pub batch: Option<u32>,
+}
+
+const API_NAMES: &[&str] = &["mode", "format", "limit", "after", "batch"];
+/// Which seed endpoint: `/standard` has no batches, so it takes no `batch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeedEndpoint {
+    Standard,
+    Chunked,
+}
+
+pub fn parse_api(query: Option<&str>, headers: &HeaderMap) -> Result<ApiParams, AppError> {
+    let raw = RawParams::parse(query, API_NAMES)?;
+    let mode = match raw.get("mode") {
+        None => Mode::default(),
+        Some(v) => Mode::parse(v).ok_or_else(|| AppError::bad_parameter("mode", format!("mode must be stream or buffered, got {v:?}")))?,
+    };
+    let format = match raw.get("format") {
+        Some(v) => Format::parse(v).ok_or_else(|| {
+            AppError::bad_parameter("format", format!("format must be one of ndjson, csv, json, text, got {v:?}"))
+        })?,
+        None => negotiate(headers)?,
+    };
+    Ok(ApiParams { mode, format, range: raw.range()?, batch: raw.batch()? })
+}
+
+pub fn parse_seed(query: Option<&str>, endpoint: SeedEndpoint) -> Result<SeedParams, AppError> {
+    let names: &[&'static str] = match endpoint {
+        SeedEndpoint::Standard => &["limit", "after"],
+        SeedEndpoint::Chunked => &["limit", "after", "batch"],
+    };
+    let raw = RawParams::parse(query, names)?;
+    Ok(SeedParams { range: raw.range()?, batch: raw.batch()? })
+}
+
+/// Picks the format from `Accept`: the first type (by q, then order) that rowstream writes.
+/// No header, or a wildcard, means NDJSON.
+fn negotiate(headers: &HeaderMap) -> Result<Format, AppError> {
+    let Some(accept) = headers.get(ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Ok(Format::default());
+    };
+    let mut ranges: Vec<(f32, &str)> = accept
+        .split(',')
+        .filter_map(|part| {
+            let mut pieces = part.split(';');
+            let media = pieces.next()?.trim();
+            let q = pieces
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (!media.is_empty() && q > 0.0).then_some((q, media))
+        })
+        .collect();
+    if ranges.is_empty() {
+        return Ok(Format::default());
+    }
+    ranges.sort_by(|a, b| b.0.total_cmp(&a.0)); // stable: equal q keeps header order
+    for (_, media) in ranges {
+        let media = media.to_ascii_lowercase();
+        if media == "*/*" || media == "application/*" {
+            return Ok(Format::default());
+        }
+        if let Some(format) = Format::ALL.into_iter().find(|f| f.media_type() == media) {
+            return Ok(format);
+        }
+        if media == "text/*" {
+            return Ok(Format::Text);
+        }
+    }
+    Err(AppError::NotAcceptable)
+}
+
+struct RawParams {
+    pairs: Vec<(&'static str, String)>,
+}
+
+impl RawParams {
+    fn parse(query: Option<&str>, allowed: &[&'static str]) -> Result<RawParams, AppError> {
+        let mut pairs: Vec<(&'static str, String)> = Vec::new();
+        for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            let Some(&name) = allowed.iter().find(|n| **n == key) else {
+                return Err(AppError::bad_parameter(
+                    key.as_ref(),
+                    format!("unknown parameter {key:?}; this endpoint takes {}", allowed.join(", ")),
+                ));
+            };
+            if pairs.iter().any(|(n, _)| *n == name) {
+                return Err(AppError::bad_parameter(name, format!("{name} is given more than once")));
+            }
+            pairs.push((name, value.into_owned()));
+        }
+        Ok(RawParams { pairs })
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+    }
+
+    fn range(&self) -> Result<RowRange, AppError> {
+        let limit = self
+            .get("limit")
+            .map(|v| v.parse::<u64>().map_err(|_| AppError::bad_parameter("limit", format!("limit must be a whole number ≥ 0, got {v:?}"))))
+            .transpose()?;
+        let after = self
+            .get("after")
+            .map(|v| v.parse::<i64>().map_err(|_| AppError::bad_parameter("after", format!("after must be a row id (a 64-bit integer), got {v:?}"))))
+            .transpose()?;
+        Ok(RowRange { after, limit })
+    }
+
+    fn batch(&self) -> Result<Option<u32>, AppError> {
+        self.get("batch")
+            .map(|v| match v.parse::<u32>() {
+                Ok(b) if (1..=BATCH_MAX).contains(&b) => Ok(b),
+                _ => Err(AppError::bad_parameter("batch", format!("batch must be a whole number from 1 to {BATCH_MAX}, got {v:?}"))),
+            })
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn accept(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(ACCEPT, HeaderValue::from_str(value).unwrap());
+        h
+    }
+
+    fn parameter_of(err: AppError) -> String {
+        err.body().error.parameter.unwrap_or_default()
+    }
+
+    #[test]
+    fn parses_every_parameter() {
+        let p = parse_api(Some("mode=buffered&format=csv&limit=5&after=-3&batch=7"), &HeaderMap::new()).unwrap();
+        assert_eq!(p.mode, Mode::Buffered);
+        assert_eq!(p.format, Format::Csv);
+        assert_eq!(p.range, RowRange { after: Some(-3), limit: Some(5) });
+        assert_eq!(p.batch, Some(7));
+    }
+
+    #[test]
+    fn names_the_bad_parameter() {
+        let h = HeaderMap::new();
+        assert_eq!(parameter_of(parse_api(Some("limit=-1"), &h).unwrap_err()), "limit");
+        assert_eq!(parameter_of(parse_api(Some("after=x"), &h).unwrap_err()), "after");
+        assert_eq!(parameter_of(parse_api(Some("batch=0"), &h).unwrap_err()), "batch");
+        assert_eq!(parameter_of(parse_api(Some("batch=100001"), &h).unwrap_err()), "batch");
+        assert_eq!(parameter_of(parse_api(Some("mode=fast"), &h).unwrap_err()), "mode");
+        assert_eq!(parameter_of(parse_api(Some("format=xml"), &h).unwrap_err()), "format");
+        assert_eq!(parameter_of(parse_api(Some("limit=1&limit=2"), &h).unwrap_err()), "limit");
+        assert!(parse_api(Some("limt=1"), &h).unwrap_err().to_string().contains("limt"));
+        assert_eq!(parameter_of(parse_seed(Some("format=csv"), SeedEndpoint::Chunked).unwrap_err()), "format");
+        assert_eq!(parameter_of(parse_seed(Some("batch=5"), SeedEndpoint::Standard).unwrap_err()), "batch");
+    }
+
+    #[test]
+    fn negotiates_the_format() {
+        assert_eq!(negotiate(&HeaderMap::new()).unwrap(), Format::Ndjson);
+        assert_eq!(negotiate(&accept("text/csv")).unwrap(), Format::Csv);
+        assert_eq!(negotiate(&accept("text/plain")).unwrap(), Format::Text);
+        assert_eq!(negotiate(&accept("application/json;q=0.5, text/csv;q=0.9")).unwrap(), Format::Csv);
+        assert_eq!(negotiate(&accept("image/png, */*;q=0.1")).unwrap(), Format::Ndjson);
+        assert_eq!(negotiate(&accept("application/x-ndjson")).unwrap(), Format::Ndjson);
+        assert!(matches!(negotiate(&accept("image/png")), Err(AppError::NotAcceptable)));
+    }
+}

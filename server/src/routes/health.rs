@@ -1,0 +1,19 @@
+//! `GET /healthz` (can the database be read?) and `GET /metrics` (Prometheus text).
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde_json::json;
+
+use super::AppState;
+use crate::error::AppError;
+
+pub async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
+    state.db.ping().await?;
+    Ok(Json(json!({ "status": "ok", "database": state.db.backend_name() })))
+}
+
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render_prometheus())
+}

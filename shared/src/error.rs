@@ -1,0 +1,72 @@
+//! The JSON error body: `{"error":{"code":"bad_parameter","message":"…","parameter":"limit"}}`.
+//!
+//! Every 4xx/5xx response carries it, and an NDJSON stream that fails after its status line
+//! was sent ends with the same object as its last line (see [`crate::frame`]).
+
+use serde::{Deserialize, Serialize};
+
+/// Stable, machine-readable error codes. Clients match on these, never on `message`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// A query parameter is missing, malformed or out of range; `parameter` names it.
+    BadParameter,
+    /// No token, a token in an unknown scheme, a bad signature, an expired token.
+    Unauthorized,
+    /// The `Accept` header names no format the server can write.
+    NotAcceptable,
+    NotFound,
+    /// Every database connection stayed busy for the whole acquire timeout.
+    DatabaseBusy,
+    /// The database failed the query (before or during the stream).
+    DatabaseError,
+    Internal,
+    /// A code this build does not know yet (a newer server).
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadParameter => "bad_parameter",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::NotAcceptable => "not_acceptable",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::DatabaseBusy => "database_busy",
+            ErrorCode::DatabaseError => "database_error",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The offending query parameter, for [`ErrorCode::BadParameter`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ErrorBody { error: ErrorDetail { code, message: message.into(), parameter: None } }
+    }
+
+    pub fn bad_parameter(parameter: &str, message: impl Into<String>) -> Self {
+        ErrorBody {
+            error: ErrorDetail {
+                code: ErrorCode::BadParameter,
+                message: message.into(),
+                parameter: Some(parameter.to_owned()),
+            },
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! Everything that crosses the wire between the rowstream server and its viewer.
+//!
+//! This crate is compiled twice: into the server (x86_64) and into the Wasm viewer. Nothing
+//! else defines a wire format, so the two sides cannot drift apart.
+//!
+//! Layout:
+//! - [`message`]: the row type, [`Message`], one per `messages` row.
+//! - [`timestamp`]: [`Timestamp`], microseconds since the Unix epoch, written as RFC 3339 UTC.
+//! - [`frame`]: the NDJSON stream grammar: row lines, the `{"end":…}` trailer and the
+//!   `{"error":…}` frame, and [`frame::parse_line`] to read them back.
+//! - [`error`]: the JSON error body every 4xx/5xx carries, with its stable [`ErrorCode`].
+//! - [`query`]: the `/api/messages` parameters ([`Format`], [`Mode`], [`MessagesQuery`]).
+
+pub mod error;
+pub mod frame;
+pub mod message;
+pub mod query;
+pub mod timestamp;
+
+pub use error::{ErrorBody, ErrorCode, ErrorDetail};
+pub use frame::{parse_line, Frame, FrameError, StreamEnd};
+pub use message::Message;
+pub use query::{Format, MessagesQuery, Mode, BATCH_MAX};
+pub use timestamp::{Timestamp, TimestampError};
