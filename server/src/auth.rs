@@ -22,6 +22,8 @@ use crate::error::AppError;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
+    /// Issued-at; optional, as tokens made elsewhere may leave it out.
+    #[serde(default)]
     pub iat: u64,
     pub exp: u64,
 }

@@ -21,6 +21,9 @@ use crate::encode::{BodyFormat, Encoder};
 use crate::error::AppError;
 use crate::metrics::{Metrics, StreamOutcome, StreamTracker};
 
+/// How long a failed stream waits between its error frame and the abort.
+const ERROR_FRAME_GRACE: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Bytes a row takes in the widest format, to size chunk buffers without regrowing.
 const ROW_BYTES_ESTIMATE: usize = 160;
 
@@ -74,8 +77,10 @@ where
                     encoder.error(&AppError::Database(clone_for_frame(&error)).body());
                     if encoder.pending() > 0 {
                         yield Ok(encoder.take());
-                        // Pending once, so hyper flushes the error frame before the abort.
-                        tokio::task::yield_now().await;
+                        // hyper drops its unsent buffer when a body errors: give it a moment to
+                        // flush the frame first. The stream is dead anyway; this only delays
+                        // the abort.
+                        tokio::time::sleep(ERROR_FRAME_GRACE).await;
                     }
                     let rows = encoder.rows();
                     tracker.finish(StreamOutcome::Failed);

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::Layer;
+use crate::db::PgRead;
 
 #[derive(Debug, Parser)]
 #[command(name = "rowstream", version, about = "Stream large SQL results to browsers and HTTP clients as they are read")]
@@ -42,6 +43,10 @@ pub struct DatabaseArgs {
     /// Longest wait for a free connection before answering 503, e.g. 5s [default: 5s].
     #[arg(long, env = "ROWSTREAM_ACQUIRE_TIMEOUT", value_parser = humantime::parse_duration)]
     pub acquire_timeout: Option<Duration>,
+    /// How PostgreSQL rows are read: binary COPY, or sqlx fetch (for PostgreSQL-protocol
+    /// servers without binary COPY) [default: copy].
+    #[arg(long, env = "ROWSTREAM_PG_READ", value_enum)]
+    pub pg_read: Option<PgRead>,
 }
 
 #[derive(Debug, Args)]
@@ -99,6 +104,7 @@ impl From<&DatabaseArgs> for Layer {
             database_url: args.database_url.clone(),
             pool_size: args.pool_size,
             acquire_timeout: args.acquire_timeout.map(Into::into),
+            pg_read: args.pg_read,
             ..Layer::default()
         }
     }

@@ -11,6 +11,7 @@
 //! batch_size = 1000
 //! dist = "dist"
 //! seed_rows = 500000
+//! pg_read = "copy"        # or "fetch"
 //! ```
 
 use std::net::SocketAddr;
@@ -19,6 +20,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use shared::BATCH_MAX;
+
+use crate::db::PgRead;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://rowstream.db";
 pub const DEFAULT_CONFIG_FILE: &str = "rowstream.toml";
@@ -34,6 +37,7 @@ pub struct Config {
     pub batch_size: u32,
     pub dist: PathBuf,
     pub seed_rows: u64,
+    pub pg_read: PgRead,
 }
 
 impl Default for Config {
@@ -47,6 +51,7 @@ impl Default for Config {
             batch_size: 1000,
             dist: PathBuf::from("dist"),
             seed_rows: 500_000,
+            pg_read: PgRead::default(),
         }
     }
 }
@@ -63,6 +68,7 @@ pub struct Layer {
     pub batch_size: Option<u32>,
     pub dist: Option<PathBuf>,
     pub seed_rows: Option<u64>,
+    pub pg_read: Option<PgRead>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +103,7 @@ impl Config {
             batch_size: high.batch_size.or(low.batch_size).unwrap_or(d.batch_size),
             dist: high.dist.or(low.dist).unwrap_or(d.dist),
             seed_rows: high.seed_rows.or(low.seed_rows).unwrap_or(d.seed_rows),
+            pg_read: high.pg_read.or(low.pg_read).unwrap_or(d.pg_read),
         };
         config.validate()?;
         Ok(config)

@@ -72,7 +72,7 @@ pub async fn seed(db: &Database, rows: u64) -> anyhow::Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     match db {
-        Database::Postgres(pool) => {
+        Database::Postgres(pool, _) => {
             let mut tx = pool.begin().await?;
             sqlx::query("TRUNCATE messages").execute(&mut *tx).await?;
             let mut copy = tx

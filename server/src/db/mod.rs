@@ -3,9 +3,11 @@
 //! - [`Database`]: the pool, connecting and migrating.
 //! - [`rows`]: the `messages` query as a stream of `shared::Message`, owning its connection.
 
+pub mod copy_binary;
 pub mod rows;
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
@@ -15,19 +17,42 @@ use sqlx::{ConnectOptions, PgPool, Postgres, Sqlite, SqlitePool};
 
 use crate::config::Config;
 
-/// The name our PostgreSQL sessions carry in `pg_stat_activity`.
+/// The name our PostgreSQL sessions carry in `pg_stat_activity`, unless the URL
+/// (`?application_name=`) or `PGAPPNAME` names them otherwise.
 pub const APPLICATION_NAME: &str = "rowstream";
+
+/// How PostgreSQL rows are read: binary `COPY … TO STDOUT` (fast) or sqlx `fetch` (for
+/// servers that speak the protocol without binary COPY; also chosen automatically when a
+/// COPY is refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PgRead {
+    #[default]
+    Copy,
+    Fetch,
+}
+
+/// Set once a server refused binary COPY: every later request reads with `fetch`.
+static COPY_UNSUPPORTED: AtomicBool = AtomicBool::new(false);
+
+pub(crate) fn copy_unsupported() -> bool {
+    COPY_UNSUPPORTED.load(Ordering::Relaxed)
+}
+
+pub(crate) fn mark_copy_unsupported() {
+    COPY_UNSUPPORTED.store(true, Ordering::Relaxed);
+}
 
 #[derive(Debug, Clone)]
 pub enum Database {
-    Postgres(PgPool),
+    Postgres(PgPool, PgRead),
     Sqlite(SqlitePool),
 }
 
 /// A connection taken from the pool, for one request.
 #[derive(Debug)]
 pub enum Connection {
-    Postgres(PoolConnection<Postgres>),
+    Postgres(PoolConnection<Postgres>, PgRead),
     Sqlite(PoolConnection<Sqlite>),
 }
 
@@ -50,20 +75,21 @@ impl Database {
                 .connect_lazy_with(options);
             Ok(Database::Sqlite(pool))
         } else {
-            let options = PgConnectOptions::from_str(url)?
-                .application_name(APPLICATION_NAME)
-                .disable_statement_logging();
+            let mut options = PgConnectOptions::from_str(url)?.disable_statement_logging();
+            if options.get_application_name().is_none() {
+                options = options.application_name(APPLICATION_NAME);
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(config.pool_size)
                 .acquire_timeout(config.acquire_timeout)
                 .connect_lazy_with(options);
-            Ok(Database::Postgres(pool))
+            Ok(Database::Postgres(pool, config.pg_read))
         }
     }
 
     pub fn backend_name(&self) -> &'static str {
         match self {
-            Database::Postgres(_) => "postgres",
+            Database::Postgres(..) => "postgres",
             Database::Sqlite(_) => "sqlite",
         }
     }
@@ -77,7 +103,7 @@ impl Database {
     /// a table it does not own, with a user that may only read it.
     pub async fn prepare(&self) -> Result<(), sqlx::migrate::MigrateError> {
         match self {
-            Database::Postgres(pool) => {
+            Database::Postgres(pool, _) => {
                 if !self.messages_exists().await? {
                     sqlx::migrate!("./migrations/postgres").run(pool).await?;
                 }
@@ -90,14 +116,14 @@ impl Database {
     /// Like [`Database::prepare`], but always runs the migrations: for `seed`, which writes.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         match self {
-            Database::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
+            Database::Postgres(pool, _) => sqlx::migrate!("./migrations/postgres").run(pool).await,
             Database::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await,
         }
     }
 
     async fn messages_exists(&self) -> Result<bool, sqlx::Error> {
         match self {
-            Database::Postgres(pool) => {
+            Database::Postgres(pool, _) => {
                 sqlx::query_scalar("SELECT to_regclass('messages') IS NOT NULL").fetch_one(pool).await
             }
             Database::Sqlite(pool) => {
@@ -112,7 +138,7 @@ impl Database {
     pub async fn is_empty(&self) -> Result<bool, sqlx::Error> {
         let sql = "SELECT NOT EXISTS (SELECT 1 FROM messages)";
         match self {
-            Database::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+            Database::Postgres(pool, _) => sqlx::query_scalar(sql).fetch_one(pool).await,
             Database::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
         }
     }
@@ -120,7 +146,7 @@ impl Database {
     /// Takes a connection for one request; waits at most the acquire timeout.
     pub async fn acquire(&self) -> Result<Connection, sqlx::Error> {
         Ok(match self {
-            Database::Postgres(pool) => Connection::Postgres(pool.acquire().await?),
+            Database::Postgres(pool, read) => Connection::Postgres(pool.acquire().await?, *read),
             Database::Sqlite(pool) => Connection::Sqlite(pool.acquire().await?),
         })
     }
@@ -132,7 +158,7 @@ impl Database {
 
     pub async fn close(&self) {
         match self {
-            Database::Postgres(pool) => pool.close().await,
+            Database::Postgres(pool, _) => pool.close().await,
             Database::Sqlite(pool) => pool.close().await,
         }
     }

@@ -1,15 +1,23 @@
 //! The `messages` query as a `Stream` of rows that owns its pooled connection.
 //!
-//! Rows come from sqlx `fetch`, one at a time, so nothing here holds more than the row in
-//! hand. If the stream is dropped before its end (the client went away), the connection is
+//! Rows are read one at a time, so nothing here holds more than the row in hand. PostgreSQL
+//! is read with `COPY (SELECT …) TO STDOUT (FORMAT binary)` (see [`super::copy_binary`]) or,
+//! with `pg_read = fetch` and for servers that speak the protocol but lack binary COPY, with
+//! sqlx `fetch`; SQLite always with sqlx `fetch`. Both are sqlx streams fed from the socket as
+//! the consumer asks, never `fetch_all`.
+//!
+//! If the stream is dropped before its end (the client went away), the connection is
 //! closed instead of returned to the pool: PostgreSQL then stops the query as soon as it
 //! notices the socket is gone, rather than the pool draining the rest of the result.
 
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, TryStreamExt};
 use shared::{Message, Timestamp};
+use sqlx::pool::PoolConnection;
+use sqlx::Postgres;
 
-use super::Connection;
+use super::copy_binary::CopyBinaryDecoder;
+use super::{Connection, PgRead};
 
 /// Which rows: `id > after`, in id order, at most `limit`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -18,11 +26,9 @@ pub struct RowRange {
     pub limit: Option<u64>,
 }
 
-// One statement per backend; both use the primary-key index for order and for `after`.
-const POSTGRES_SQL: &str =
-    "SELECT id, sender, body, created_at FROM messages WHERE id > $1 ORDER BY id LIMIT $2";
-const SQLITE_SQL: &str =
-    "SELECT id, sender, body, created_at FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2";
+// Casts: a table with `id integer` or `created_at timestamp` reads the same.
+const POSTGRES_SELECT: &str = "SELECT id::int8, sender::text, body::text, created_at::timestamptz FROM messages";
+const SQLITE_SQL: &str = "SELECT id, sender, body, created_at FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2";
 
 /// Streams the rows of `range` over `connection`.
 pub fn stream_rows(
@@ -35,13 +41,32 @@ pub fn stream_rows(
     async_stream::try_stream! {
         let mut connection = CloseUnlessFinished::new(connection);
         match connection.get_mut() {
-            Connection::Postgres(conn) => {
-                let mut rows = sqlx::query_as::<_, (i64, String, String, DateTime<Utc>)>(POSTGRES_SQL)
-                    .bind(after)
-                    .bind(limit) // NULL: no limit
-                    .fetch(&mut **conn);
-                while let Some((id, sender, body, created_at)) = rows.try_next().await? {
-                    yield Message { id, sender, body, created_at: Timestamp(created_at.timestamp_micros()) };
+            Connection::Postgres(conn, read) => {
+                let mut fetch_instead = *read == PgRead::Fetch || super::copy_unsupported();
+                if !fetch_instead {
+                    match start_copy(conn, after, limit).await? {
+                        Some(mut chunks) => {
+                            let mut decoder = CopyBinaryDecoder::new();
+                            while let Some(chunk) = chunks.try_next().await? {
+                                decoder.feed(chunk);
+                                while let Some(row) = decoder.next_row().map_err(decode_error)? {
+                                    yield row;
+                                }
+                            }
+                            decoder.finish().map_err(decode_error)?;
+                        }
+                        None => fetch_instead = true,
+                    }
+                }
+                if fetch_instead {
+                    let sql = format!("{POSTGRES_SELECT} WHERE id > $1 ORDER BY id LIMIT $2");
+                    let mut rows = sqlx::query_as::<_, (i64, String, String, DateTime<Utc>)>(&sql)
+                        .bind(after)
+                        .bind(limit) // NULL: no limit
+                        .fetch(&mut **conn);
+                    while let Some((id, sender, body, created_at)) = rows.try_next().await? {
+                        yield Message { id, sender, body, created_at: Timestamp(created_at.timestamp_micros()) };
+                    }
                 }
             }
             Connection::Sqlite(conn) => {
@@ -58,6 +83,34 @@ pub fn stream_rows(
         }
         connection.finished();
     }
+}
+
+type CopyChunks<'c> = futures_util::stream::BoxStream<'c, Result<bytes::Bytes, sqlx::Error>>;
+
+/// Starts the binary COPY; `None` when the server does not support it (then the caller
+/// uses `fetch`, and so does every later request: see [`super::copy_unsupported`]).
+async fn start_copy<'c>(
+    conn: &'c mut PoolConnection<Postgres>,
+    after: i64,
+    limit: Option<i64>,
+) -> Result<Option<CopyChunks<'c>>, sqlx::Error> {
+    // COPY takes no bind parameters; both values are integers we parsed, so inlining them
+    // cannot inject anything.
+    let limit = limit.map_or_else(|| "ALL".to_owned(), |l| l.to_string());
+    let sql = format!("COPY ({POSTGRES_SELECT} WHERE id > {after} ORDER BY id LIMIT {limit}) TO STDOUT (FORMAT binary)");
+    match conn.copy_out_raw(&sql).await {
+        Ok(chunks) => Ok(Some(chunks)),
+        Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("0A000" | "42601")) => {
+            tracing::warn!(error = %e, "the database does not support binary COPY TO STDOUT; reading with fetch from now on");
+            super::mark_copy_unsupported();
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn decode_error(error: super::copy_binary::CopyDecodeError) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(error))
 }
 
 /// Holds the connection of a running query; unless told the query finished, dropping it
@@ -85,7 +138,7 @@ impl Drop for CloseUnlessFinished {
     fn drop(&mut self) {
         if !self.finished {
             match &mut self.connection {
-                Connection::Postgres(conn) => conn.close_on_drop(),
+                Connection::Postgres(conn, _) => conn.close_on_drop(),
                 Connection::Sqlite(conn) => conn.close_on_drop(),
             }
         }

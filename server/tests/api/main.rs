@@ -1,1 +1,12 @@
+//! Integration tests: a real server on 127.0.0.1:0 against real SQLite files and a real
+//! PostgreSQL (`ROWSTREAM_TEST_DATABASE_URL`, default postgres://postgres@127.0.0.1:5432/test).
+//! Each test gets its own SQLite file or PostgreSQL schema. A PostgreSQL that cannot be
+//! reached fails the tests: nothing here skips.
 
+mod auth;
+mod helpers;
+mod lifecycle;
+mod params;
+mod seed_api;
+mod streaming;
+mod formats;

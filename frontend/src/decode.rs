@@ -1,0 +1,279 @@
+//! NDJSON decoding, independent of the browser: [`LineSplitter`] cuts network chunks into
+//! lines (a line may span any number of chunks), [`NdjsonDecoder`] checks the stream grammar
+//! (rows, then exactly one `{"end":…}` trailer) and puts rows straight into a [`RowStore`].
+//!
+//! Every line is decoded with [`shared::parse_line`], so the viewer reads exactly what the
+//! server writes. Work happens per chunk (tens of kilobytes, hundreds of rows), never per
+//! row on the JavaScript side.
+
+use shared::{parse_line, ErrorBody, Frame, FrameError};
+
+use crate::store::RowStore;
+
+/// Holds the unfinished tail of the last chunk until its `\n` arrives.
+#[derive(Debug, Default)]
+pub struct LineSplitter {
+    buf: Vec<u8>,
+}
+
+impl LineSplitter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends `len` bytes written by `fill`, which gets a slice of exactly that length: the
+    /// browser copies a chunk straight into it, with no intermediate buffer.
+    pub fn append_with(&mut self, len: usize, fill: impl FnOnce(&mut [u8])) {
+        let old = self.buf.len();
+        self.buf.resize(old + len, 0);
+        fill(&mut self.buf[old..]);
+    }
+
+    pub fn append(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Calls `on_line` for each complete line (without its `\n`) and keeps the rest. Stops at
+    /// the first error; the lines before it stay consumed.
+    pub fn drain_lines<E>(&mut self, mut on_line: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+        let mut consumed = 0;
+        let mut result = Ok(());
+        while let Some(newline) = memchr::memchr(b'\n', &self.buf[consumed..]) {
+            let line = &self.buf[consumed..consumed + newline];
+            consumed += newline + 1;
+            result = on_line(line);
+            if result.is_err() {
+                break;
+            }
+        }
+        self.buf.drain(..consumed);
+        result
+    }
+
+    /// The bytes after the last `\n`: a final line the server did not terminate.
+    pub fn take_rest(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
+    /// Bytes waiting for their line to end.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+/// Why a stream is not a complete, well-formed result.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("line {line} is not valid NDJSON: {source}")]
+    Malformed {
+        line: u64,
+        #[source]
+        source: FrameError,
+    },
+    #[error("line {line} comes after the end trailer")]
+    AfterEnd { line: u64 },
+    #[error("server error {}: {}", .0.error.code.as_str(), .0.error.message)]
+    Server(ErrorBody),
+    #[error("the end trailer counts {expected} rows, but {received} arrived")]
+    CountMismatch { expected: u64, received: u64 },
+    #[error("the stream ended without its end trailer after {rows} rows (connection closed early?)")]
+    MissingTrailer { rows: u64 },
+}
+
+/// Where the stream is in its grammar.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+enum State {
+    #[default]
+    Rows,
+    Ended {
+        rows: u64,
+    },
+    /// The server sent an `{"error":…}` frame; it aborts the connection next.
+    Failed(ErrorBody),
+}
+
+#[derive(Debug, Default)]
+pub struct NdjsonDecoder {
+    lines: LineSplitter,
+    state: State,
+    line_no: u64,
+    rows: u64,
+}
+
+impl NdjsonDecoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Rows decoded so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The server's error frame, if it sent one: the real reason when the connection then
+    /// breaks.
+    pub fn server_error(&self) -> Option<&ErrorBody> {
+        match &self.state {
+            State::Failed(body) => Some(body),
+            _ => None,
+        }
+    }
+
+    /// Decodes a chunk that `fill` copies in (see [`LineSplitter::append_with`]).
+    pub fn push_with(&mut self, len: usize, fill: impl FnOnce(&mut [u8]), store: &mut RowStore) -> Result<(), DecodeError> {
+        self.lines.append_with(len, fill);
+        self.drain(store)
+    }
+
+    pub fn push(&mut self, chunk: &[u8], store: &mut RowStore) -> Result<(), DecodeError> {
+        self.lines.append(chunk);
+        self.drain(store)
+    }
+
+    /// The body ended normally: decodes an unterminated last line, then checks the stream
+    /// was complete. Returns the row count the trailer confirmed.
+    pub fn finish(&mut self, store: &mut RowStore) -> Result<u64, DecodeError> {
+        let rest = self.lines.take_rest();
+        Self::line(&mut self.state, &mut self.line_no, &mut self.rows, &rest, store)?;
+        match &self.state {
+            State::Ended { rows } if *rows == self.rows => Ok(self.rows),
+            State::Ended { rows } => Err(DecodeError::CountMismatch { expected: *rows, received: self.rows }),
+            State::Failed(body) => Err(DecodeError::Server(body.clone())),
+            State::Rows => Err(DecodeError::MissingTrailer { rows: self.rows }),
+        }
+    }
+
+    fn drain(&mut self, store: &mut RowStore) -> Result<(), DecodeError> {
+        let Self { lines, state, line_no, rows } = self;
+        lines.drain_lines(|line| Self::line(state, line_no, rows, line, store))
+    }
+
+    fn line(state: &mut State, line_no: &mut u64, rows: &mut u64, line: &[u8], store: &mut RowStore) -> Result<(), DecodeError> {
+        if line.is_empty() || line == b"\r" {
+            return Ok(());
+        }
+        *line_no += 1;
+        if *state != State::Rows {
+            return Err(DecodeError::AfterEnd { line: *line_no });
+        }
+        match parse_line(line).map_err(|source| DecodeError::Malformed { line: *line_no, source })? {
+            Frame::Row(message) => {
+                store.push(&message);
+                *rows += 1;
+            }
+            Frame::End { rows } => *state = State::Ended { rows },
+            Frame::Error(body) => *state = State::Failed(body),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::{ErrorCode, Message, StreamEnd, Timestamp};
+
+    fn body(rows: i64) -> Vec<u8> {
+        let mut out = Vec::new();
+        for id in 1..=rows {
+            let message = Message {
+                id,
+                sender: format!("user{id}"),
+                body: "line one\nline \"two\" — ✓".into(),
+                created_at: Timestamp::from_unix_seconds(1_700_000_000 + id),
+            };
+            out.extend(serde_json::to_vec(&message).unwrap());
+            out.push(b'\n');
+        }
+        out.extend(serde_json::to_vec(&StreamEnd::new(rows as u64)).unwrap());
+        out.push(b'\n');
+        out
+    }
+
+    #[test]
+    fn splitter_joins_lines_across_chunks() {
+        let mut splitter = LineSplitter::new();
+        let mut lines = Vec::new();
+        for chunk in [&b"ab"[..], b"c\nd", b"", b"e\n\nf", b"\n"] {
+            splitter.append(chunk);
+            splitter.drain_lines(|line| Ok::<_, ()>(lines.push(line.to_vec()))).unwrap();
+        }
+        assert_eq!(lines, [&b"abc"[..], b"de", b"", b"f"]);
+        assert_eq!(splitter.pending(), 0);
+        splitter.append_with(3, |dst| dst.copy_from_slice(b"xyz"));
+        assert_eq!(splitter.take_rest(), b"xyz");
+    }
+
+    #[test]
+    fn decodes_a_stream_cut_at_every_chunk_size() {
+        let bytes = body(40);
+        for chunk_size in [1, 2, 3, 7, 64, 1000, bytes.len()] {
+            let mut store = RowStore::new();
+            let mut decoder = NdjsonDecoder::new();
+            for chunk in bytes.chunks(chunk_size) {
+                decoder.push(chunk, &mut store).unwrap();
+            }
+            assert_eq!(decoder.finish(&mut store).unwrap(), 40, "chunk size {chunk_size}");
+            assert_eq!(store.len(), 40);
+            let row = store.get(39).unwrap();
+            assert_eq!((row.id, row.sender, row.body), (40, "user40", "line one\nline \"two\" — ✓"));
+        }
+    }
+
+    #[test]
+    fn accepts_a_trailer_without_final_newline_and_crlf() {
+        let mut bytes = body(2);
+        bytes.pop();
+        let text = String::from_utf8(bytes).unwrap().replace("}\n", "}\r\n");
+        let mut store = RowStore::new();
+        let mut decoder = NdjsonDecoder::new();
+        decoder.push(text.as_bytes(), &mut store).unwrap();
+        assert_eq!(decoder.finish(&mut store).unwrap(), 2);
+    }
+
+    #[test]
+    fn incomplete_streams_fail() {
+        let bytes = body(3);
+        let cut = bytes.len() - b"{\"end\":{\"rows\":3}}\n".len();
+        let mut store = RowStore::new();
+        let mut decoder = NdjsonDecoder::new();
+        decoder.push(&bytes[..cut], &mut store).unwrap();
+        assert!(matches!(decoder.finish(&mut store), Err(DecodeError::MissingTrailer { rows: 3 })));
+
+        // Cut in the middle of a row: the partial line is malformed.
+        let mut decoder = NdjsonDecoder::new();
+        decoder.push(&bytes[..cut - 5], &mut RowStore::new()).unwrap();
+        assert!(matches!(decoder.finish(&mut RowStore::new()), Err(DecodeError::Malformed { line: 3, .. })));
+    }
+
+    #[test]
+    fn grammar_errors_are_reported() {
+        let mut decoder = NdjsonDecoder::new();
+        let err = decoder.push(b"{\"end\":{\"rows\":5}}\n", &mut RowStore::new()).and_then(|_| decoder.finish(&mut RowStore::new()));
+        assert!(matches!(err, Err(DecodeError::CountMismatch { expected: 5, received: 0 })));
+
+        let mut decoder = NdjsonDecoder::new();
+        let err = decoder.push(b"{\"end\":{\"rows\":0}}\n{\"end\":{\"rows\":0}}\n", &mut RowStore::new());
+        assert!(matches!(err, Err(DecodeError::AfterEnd { line: 2 })));
+
+        let mut decoder = NdjsonDecoder::new();
+        let err = decoder.push(b"not json\n", &mut RowStore::new());
+        assert!(matches!(err, Err(DecodeError::Malformed { line: 1, .. })));
+    }
+
+    #[test]
+    fn keeps_the_servers_error_frame() {
+        let frame = serde_json::to_vec(&ErrorBody::new(ErrorCode::DatabaseError, "disk on fire")).unwrap();
+        let mut bytes = body(2);
+        bytes.truncate(bytes.len() - b"{\"end\":{\"rows\":2}}\n".len());
+        bytes.extend(frame);
+        bytes.push(b'\n');
+        let mut store = RowStore::new();
+        let mut decoder = NdjsonDecoder::new();
+        decoder.push(&bytes, &mut store).unwrap();
+        assert_eq!(decoder.server_error().unwrap().error.message, "disk on fire");
+        let err = decoder.finish(&mut store).unwrap_err();
+        assert_eq!(err.to_string(), "server error database_error: disk on fire");
+        assert_eq!(store.len(), 2);
+    }
+}
