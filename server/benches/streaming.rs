@@ -1,1 +1,263 @@
-fn main() {}
+//! The streaming benchmark: `cargo bench -p rowstream --bench streaming`.
+//!
+//! Against PostgreSQL with 500,000 and 5,000,000 seeded rows (databases
+//! `rowstream_bench_500000` and `rowstream_bench_5000000`, created and seeded on first use),
+//! it measures `/standard`, `/chunked` and `/api/messages` NDJSON in stream and buffered mode:
+//! time to first body byte, total time, bytes and the server's peak RSS (VmHWM of a fresh
+//! `rowstream serve` process per endpoint). It times `psql \copy (select …) to stdout` in
+//! the same run and prints the ratios against the targets.
+//!
+//! Options (after `--`): `--rows N` (default 500000), `--big-rows N` (5000000, 0 to skip),
+//! `--runs N` (7), `--big-runs N` (3). `ROWSTREAM_BENCH_DATABASE_URL` names the server
+//! (default postgres://postgres@127.0.0.1:5432/postgres).
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rowstream::config::Config;
+use rowstream::db::Database;
+use sqlx::{Connection, PgConnection};
+
+const SECRET: &str = "benchmark-secret";
+
+struct Options {
+    rows: u64,
+    big_rows: u64,
+    runs: usize,
+    big_runs: usize,
+    admin_url: String,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        rows: 500_000,
+        big_rows: 5_000_000,
+        runs: 7,
+        big_runs: 3,
+        admin_url: std::env::var("ROWSTREAM_BENCH_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
+    };
+    let args: Vec<String> = std::env::args().collect();
+    let value = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok());
+    o.rows = value("--rows").unwrap_or(o.rows);
+    o.big_rows = value("--big-rows").unwrap_or(o.big_rows);
+    o.runs = value("--runs").map(|v: u64| v as usize).unwrap_or(o.runs);
+    o.big_runs = value("--big-runs").map(|v: u64| v as usize).unwrap_or(o.big_runs);
+    o
+}
+
+/// `postgres://…/postgres` → `postgres://…/{database}`.
+fn database_url(admin_url: &str, database: &str) -> String {
+    let (base, _) = admin_url.rsplit_once('/').unwrap_or((admin_url, ""));
+    format!("{base}/{database}")
+}
+
+async fn ensure_seeded(o: &Options, rows: u64) -> anyhow::Result<String> {
+    let name = format!("rowstream_bench_{rows}");
+    let mut admin = PgConnection::connect(&o.admin_url).await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)").bind(&name).fetch_one(&mut admin).await?;
+    if !exists {
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
+    }
+    let url = database_url(&o.admin_url, &name);
+    let config = Config { database_url: url.clone(), ..Config::default() };
+    let db = Database::connect(&config)?;
+    db.migrate().await?;
+    let Database::Postgres(pool, _) = &db else { anyhow::bail!("not postgres") };
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM messages").fetch_one(pool).await?;
+    if count != rows as i64 {
+        eprintln!("seeding {rows} rows into {name} (once)…");
+        rowstream::seed::seed(&db, rows).await?;
+    }
+    db.close().await;
+    Ok(url)
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(url: &str) -> anyhow::Result<Server> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Command::new(env!("CARGO_BIN_EXE_rowstream"))
+            .arg("serve")
+            .env("DATABASE_URL", url)
+            .env("ROWSTREAM_ADDR", format!("127.0.0.1:{port}"))
+            .env("ROWSTREAM_JWT_SECRET", SECRET)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        Ok(Server { child, port })
+    }
+
+    fn peak_rss_mb(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(f64::NAN)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Run {
+    ttfb_ms: f64,
+    total_ms: f64,
+    bytes: u64,
+}
+
+async fn fetch(client: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<Run> {
+    let started = Instant::now();
+    let mut response = client.get(url).header("authorization", format!("JWT {token}")).send().await?;
+    anyhow::ensure!(response.status().is_success(), "{url}: {}", response.status());
+    let mut ttfb = None;
+    let mut bytes = 0u64;
+    while let Some(chunk) = response.chunk().await? {
+        ttfb.get_or_insert_with(|| started.elapsed());
+        bytes += chunk.len() as u64;
+    }
+    let total = started.elapsed();
+    let ttfb = ttfb.unwrap_or(total);
+    Ok(Run { ttfb_ms: ttfb.as_secs_f64() * 1e3, total_ms: total.as_secs_f64() * 1e3, bytes })
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+struct Row {
+    rows: u64,
+    name: &'static str,
+    ttfb_ms: f64,
+    total_ms: f64,
+    mb: f64,
+    rss_mb: f64,
+}
+
+const ENDPOINTS: [(&str, &str); 4] = [
+    ("/standard", "/standard"),
+    ("/chunked", "/chunked"),
+    ("ndjson stream", "/api/messages?mode=stream&format=ndjson"),
+    ("ndjson buffered", "/api/messages?mode=buffered&format=ndjson"),
+];
+
+async fn measure(url: &str, rows: u64, runs: usize) -> anyhow::Result<Vec<Row>> {
+    let token = rowstream::auth::JwtKeys::new(SECRET.as_bytes()).issue("bench", Duration::from_secs(3600))?;
+    let mut out = Vec::new();
+    for (name, path) in ENDPOINTS {
+        let server = Server::start(url)?;
+        let client = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{}", server.port);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while client.get(format!("{base}/healthz")).send().await.map(|r| !r.status().is_success()).unwrap_or(true) {
+            anyhow::ensure!(Instant::now() < deadline, "server did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Warm the pool and the connection, as a long-running server would be.
+        let sep = if path.contains('?') { '&' } else { '?' };
+        fetch(&client, &format!("{base}{path}{sep}limit=1"), &token).await?;
+        let mut measured = Vec::new();
+        for _ in 0..runs {
+            measured.push(fetch(&client, &format!("{base}{path}"), &token).await?);
+        }
+        out.push(Row {
+            rows,
+            name,
+            ttfb_ms: median(measured.iter().map(|r| r.ttfb_ms).collect()),
+            total_ms: median(measured.iter().map(|r| r.total_ms).collect()),
+            mb: measured[0].bytes as f64 / 1e6,
+            rss_mb: server.peak_rss_mb(),
+        });
+        drop(server);
+    }
+    Ok(out)
+}
+
+fn psql_copy_ms(url: &str, runs: usize) -> anyhow::Result<f64> {
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        let status = Command::new("psql")
+            .arg(url)
+            .arg("-c")
+            .arg(r"\copy (select id, sender, body, created_at from messages) to stdout")
+            .stdout(Stdio::null())
+            .status()?;
+        anyhow::ensure!(status.success(), "psql failed");
+        times.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(median(times))
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "PASS"
+    } else {
+        "FAIL"
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let o = options();
+    let mut table = Vec::new();
+    let small_url = ensure_seeded(&o, o.rows).await?;
+    let copy_ms = psql_copy_ms(&small_url, o.runs)?;
+    table.extend(measure(&small_url, o.rows, o.runs).await?);
+    let mut big_copy_ms = None;
+    if o.big_rows > 0 {
+        let big_url = ensure_seeded(&o, o.big_rows).await?;
+        big_copy_ms = Some(psql_copy_ms(&big_url, o.big_runs)?);
+        table.extend(measure(&big_url, o.big_rows, o.big_runs).await?);
+    }
+
+    println!("\nrowstream streaming benchmark: PostgreSQL, release build, medians of {} runs ({} at {} rows)", o.runs, o.big_runs, o.big_rows);
+    println!("{:>9}  {:<16} {:>10} {:>10} {:>9} {:>13}", "rows", "endpoint", "TTFB ms", "total ms", "MB", "peak RSS MB");
+    for r in &table {
+        println!("{:>9}  {:<16} {:>10.3} {:>10.1} {:>9.1} {:>13.1}", r.rows, r.name, r.ttfb_ms, r.total_ms, r.mb, r.rss_mb);
+    }
+    println!("{:>9}  {:<16} {:>10} {:>10.1}", o.rows, "psql \\copy", "", copy_ms);
+    if let Some(ms) = big_copy_ms {
+        println!("{:>9}  {:<16} {:>10} {:>10.1}", o.big_rows, "psql \\copy", "", ms);
+    }
+
+    let find = |rows: u64, name: &str| table.iter().find(|r| r.rows == rows && r.name == name);
+    println!("\ntargets (ratios from this run):");
+    if let Some(stream) = find(o.rows, "ndjson stream") {
+        let ratio = stream.total_ms / copy_ms;
+        println!("  ndjson stream total / psql \\copy total at {} rows = {:.2}x  (target <= 1.0x)  {}", o.rows, ratio, verdict(ratio <= 1.0));
+        println!("  ndjson stream TTFB median = {:.3} ms  (target <= 1 ms)  {}", stream.ttfb_ms, verdict(stream.ttfb_ms <= 1.0));
+        if let Some(standard) = find(o.rows, "/standard") {
+            println!("  /standard TTFB / ndjson stream TTFB = {:.0}x", standard.ttfb_ms / stream.ttfb_ms);
+        }
+        if let Some(big) = find(o.big_rows, "ndjson stream") {
+            let growth = big.rss_mb / stream.rss_mb;
+            println!("  stream peak RSS {} rows / {} rows = {:.2}x  (target <= 1.2x)  {}", o.big_rows, o.rows, growth, verdict(growth <= 1.2));
+            println!("  stream peak RSS at {} rows = {:.1} MB  (target <= 40 MB)  {}", o.big_rows, big.rss_mb, verdict(big.rss_mb <= 40.0));
+            if let Some(ms) = big_copy_ms {
+                println!("  ndjson stream total / psql \\copy total at {} rows = {:.2}x", o.big_rows, big.total_ms / ms);
+            }
+        }
+    }
+    Ok(())
+}

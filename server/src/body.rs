@@ -68,6 +68,12 @@ where
                         let chunk = encoder.take();
                         tracker.bytes_sent(chunk.len());
                         yield Ok(chunk);
+                        if flush_at == 1 {
+                            // hyper flushes its write buffer only when the body is pending or
+                            // the buffer is full; without this the first row would wait for
+                            // a few hundred KB of later rows.
+                            tokio::task::yield_now().await;
+                        }
                         flush_at += batch;
                     }
                 }

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The one test command (what CI runs): installs what is missing, makes sure PostgreSQL is
+# up, builds the viewer, then runs every test: unit and integration tests against SQLite and
+# a real PostgreSQL, and the browser tests in headless Chromium. Nothing is skipped: a
+# missing PostgreSQL or browser fails the run.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+TOOLS_DIR="${ROWSTREAM_TOOLS_DIR:-$HOME/.cache/rowstream-tools}"
+export PATH="$HOME/.cargo/bin:$TOOLS_DIR/node_modules/.bin:$PATH"
+
+bash scripts/install-tools.sh
+
+# PostgreSQL: the tests need a real one. Start the local cluster if it is down.
+pg_host=127.0.0.1
+if ! pg_isready -q -h "$pg_host" -p 5432; then
+  if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+    echo "[test] PostgreSQL is down: starting the local cluster" >&2
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    sleep 2
+  fi
+fi
+if ! pg_isready -q -h "$pg_host" -p 5432; then
+  echo "[test] FAIL: PostgreSQL is not reachable at $pg_host:5432 (the tests need it; nothing is skipped)" >&2
+  exit 1
+fi
+
+bash scripts/build-viewer.sh
+export CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}"
+export CHROMIUM="${CHROMIUM:-$(command -v chromium)}"
+echo "[test] cargo test (shared, server, viewer logic)" >&2
+cargo test --locked -p shared -p rowstream -p frontend
