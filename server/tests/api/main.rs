@@ -4,9 +4,11 @@
 //! reached fails the tests: nothing here skips.
 
 mod auth;
+mod browser;
 mod helpers;
 mod lifecycle;
 mod params;
 mod seed_api;
 mod streaming;
+mod viewer;
 mod formats;

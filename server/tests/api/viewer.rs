@@ -1,0 +1,199 @@
+//! The viewer in a real headless Chromium against a real server with a seeded database:
+//! incremental rendering, virtualization, standard mode, cancel, a server-side abort and the
+//! token prompt. Browser tests run one at a time (two cores; each Chromium wants one).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fantoccini::Locator;
+use sqlx::Connection as _;
+use tokio::sync::Mutex;
+
+use crate::browser::Browser;
+use crate::helpers::*;
+
+static ONE_BROWSER_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+
+fn dist() -> PathBuf {
+    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist");
+    assert!(
+        dist.join("index.html").exists(),
+        "the viewer is not built: run `bash scripts/build-viewer.sh` (scripts/test.sh does) before these tests"
+    );
+    dist
+}
+
+async fn viewer_app(backend: Backend, rows: u64) -> TestApp {
+    let db = TestDb::new(backend).await;
+    db.seed(rows).await;
+    let dist = dist();
+    spawn_app_on(db, move |c| c.dist = dist).await
+}
+
+async fn open(browser: &Browser, app: &TestApp) {
+    browser.client.goto(&format!("http://{}/#token={}", app.addr, app.token)).await.expect("open viewer");
+    browser.client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=\"start\"]")).await.expect("viewer loaded");
+}
+
+/// Records (status, row-count, rendered rows) at every DOM change, in the page itself, so
+/// even a stream that takes 100 ms is observed at each render.
+const RECORD_SAMPLES: &str = r#"
+    window.__samples = [];
+    const q = (id) => document.querySelector(`[data-testid="${id}"]`);
+    const record = () => window.__samples.push([
+        (q('status')?.textContent ?? '').trim(),
+        Number((q('row-count')?.textContent ?? '0').trim()) || 0,
+        document.querySelectorAll('[data-testid="row"]').length,
+    ]);
+    new MutationObserver(record).observe(document.body, { subtree: true, childList: true, characterData: true });
+    return true;
+"#;
+
+async fn samples(browser: &Browser) -> Vec<(String, u64, u64)> {
+    serde_json::from_value(browser.js("return window.__samples;").await).expect("samples")
+}
+
+async fn set_limit(browser: &Browser, limit: &str) {
+    let input = browser.client.find(Locator::Css("[data-testid=\"limit\"]")).await.expect("limit input");
+    input.clear().await.expect("clear limit");
+    if !limit.is_empty() {
+        input.send_keys(limit).await.expect("type limit");
+    }
+}
+
+#[tokio::test]
+async fn streams_100k_rows_incrementally_into_a_virtual_table() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    let app = viewer_app(Backend::Postgres, 100_000).await;
+    let browser = Browser::start().await;
+    open(&browser, &app).await;
+    browser.click("mode-stream").await;
+    set_limit(&browser, "").await;
+    browser.js(RECORD_SAMPLES).await;
+    browser.click("start").await;
+    assert_eq!(browser.wait_status(&["done", "failed", "cancelled"], Duration::from_secs(60)).await, "done");
+
+    let samples = samples(&browser).await;
+    assert!(
+        samples.iter().any(|(status, rows, _)| status == "streaming" && *rows > 0 && *rows < 100_000),
+        "no partial row count was seen while streaming: {:?}",
+        samples.iter().take(20).collect::<Vec<_>>()
+    );
+    assert!(samples.iter().all(|(_, _, dom_rows)| *dom_rows <= 200), "the DOM must stay virtualized");
+    assert_eq!(browser.text("row-count").await, "100000");
+    let rendered = browser.count("row").await;
+    assert!(rendered > 0 && rendered <= 200, "{rendered} row elements");
+    let first_row_ms: f64 = browser.text("first-row-ms").await.trim().parse().expect("first-row-ms is a number");
+    assert!(first_row_ms > 0.0);
+
+    browser.js("const el = document.querySelector('[data-testid=\"table-scroll\"]'); el.scrollTop = el.scrollHeight; return true;").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ids: Vec<String> = serde_json::from_value(
+        browser.js("return [...document.querySelectorAll('[data-testid=\"row-id\"]')].map(e => e.textContent.trim());").await,
+    )
+    .expect("ids");
+    assert!(ids.iter().any(|id| id == "100000"), "scrolled to the end, the last id shows: {ids:?}");
+    browser.screenshot("viewer-streamed-100k.png").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn standard_mode_shows_no_row_before_the_whole_answer_is_in() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    let app = viewer_app(Backend::Postgres, 100_000).await;
+    let browser = Browser::start().await;
+    open(&browser, &app).await;
+    browser.click("mode-standard").await;
+    set_limit(&browser, "").await;
+    browser.js(RECORD_SAMPLES).await;
+    browser.click("start").await;
+    assert_eq!(browser.wait_status(&["done", "failed", "cancelled"], Duration::from_secs(60)).await, "done");
+    let samples = samples(&browser).await;
+    let early: Vec<_> = samples.iter().filter(|(status, rows, dom)| status != "done" && (*rows > 0 || *dom > 0)).collect();
+    assert!(early.is_empty(), "rows shown before completion in standard mode: {early:?}");
+    assert_eq!(browser.text("row-count").await, "100000");
+    // After both modes ran, the comparison chart has something to compare.
+    browser.click("mode-stream").await;
+    browser.click("start").await;
+    assert_eq!(browser.wait_status(&["done", "failed", "cancelled"], Duration::from_secs(60)).await, "done");
+    assert!(browser.exists("chart").await, "comparison chart after runs in both modes");
+    browser.screenshot("viewer-compared.png").await;
+    browser.close().await;
+}
+
+async fn active_queries(app: &TestApp) -> i64 {
+    let mut pg = sqlx::PgConnection::connect(&postgres_base_url()).await.expect("connect");
+    sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'")
+        .bind(app.db.schema.clone().expect("postgres"))
+        .fetch_one(&mut pg)
+        .await
+        .expect("pg_stat_activity")
+}
+
+async fn start_and_wait_for_rows(browser: &Browser) {
+    browser.click("mode-stream").await;
+    set_limit(browser, "").await;
+    browser.click("start").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while browser.text("row-count").await.trim().parse::<u64>().unwrap_or(0) == 0 {
+        assert!(std::time::Instant::now() < deadline, "no rows arrived");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(browser.text("status").await, "streaming", "the stream must still be running for this test");
+}
+
+#[tokio::test]
+async fn cancel_stops_the_query_on_the_server() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    let app = viewer_app(Backend::Postgres, 1_000_000).await;
+    let browser = Browser::start().await;
+    open(&browser, &app).await;
+    start_and_wait_for_rows(&browser).await;
+    browser.click("cancel").await;
+    assert_eq!(browser.wait_status(&["cancelled", "done", "failed"], Duration::from_secs(10)).await, "cancelled");
+    let rows: u64 = browser.text("row-count").await.trim().parse().expect("row-count");
+    assert!(rows < 1_000_000);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while active_queries(&app).await > 0 || app.metric("rowstream_streams_cancelled_total").await == 0 {
+        assert!(std::time::Instant::now() < deadline, "the server's query kept running after cancel");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(app.metric("rowstream_rows_read_total").await < 1_000_000);
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_server_side_abort_ends_failed() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    let app = viewer_app(Backend::Postgres, 1_000_000).await;
+    let browser = Browser::start().await;
+    open(&browser, &app).await;
+    start_and_wait_for_rows(&browser).await;
+    let mut pg = sqlx::PgConnection::connect(&postgres_base_url()).await.expect("connect");
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'")
+        .bind(app.db.schema.clone().expect("postgres"))
+        .execute(&mut pg)
+        .await
+        .expect("terminate");
+    assert_eq!(browser.wait_status(&["failed", "done", "cancelled"], Duration::from_secs(20)).await, "failed");
+    browser.screenshot("viewer-failed.png").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_missing_or_rejected_token_shows_the_token_prompt() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    let app = viewer_app(Backend::Sqlite, 100).await;
+    let browser = Browser::start().await;
+    browser.client.goto(&format!("http://{}/", app.addr)).await.expect("open");
+    browser.client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=\"token-prompt\"]")).await.expect("prompt without a token");
+    // A token the server rejects: the prompt comes back after the 401.
+    browser.client.goto(&format!("http://{}/#token=not-a-valid-token", app.addr)).await.expect("open");
+    browser.client.refresh().await.expect("reload");
+    browser.client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=\"start\"]")).await.expect("viewer");
+    if !browser.exists("token-prompt").await {
+        browser.click("start").await;
+    }
+    browser.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("[data-testid=\"token-prompt\"]")).await.expect("prompt after a 401");
+    browser.close().await;
+}
