@@ -11,15 +11,12 @@
 //! `--runs N` (7), `--big-runs N` (3). `ROWSTREAM_BENCH_DATABASE_URL` names the server
 //! (default postgres://postgres@127.0.0.1:5432/postgres).
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rowstream::config::Config;
-use rowstream::db::Database;
-use sqlx::{Connection, PgConnection};
-
-const SECRET: &str = "benchmark-secret";
+use common::{arg, ensure_seeded, median, Server, SECRET};
 
 struct Options {
     rows: u64,
@@ -30,85 +27,12 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut o = Options {
-        rows: 500_000,
-        big_rows: 5_000_000,
-        runs: 7,
-        big_runs: 3,
-        admin_url: std::env::var("ROWSTREAM_BENCH_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
-    };
-    let args: Vec<String> = std::env::args().collect();
-    let value = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok());
-    o.rows = value("--rows").unwrap_or(o.rows);
-    o.big_rows = value("--big-rows").unwrap_or(o.big_rows);
-    o.runs = value("--runs").map(|v: u64| v as usize).unwrap_or(o.runs);
-    o.big_runs = value("--big-runs").map(|v: u64| v as usize).unwrap_or(o.big_runs);
-    o
-}
-
-/// `postgres://…/postgres` → `postgres://…/{database}`.
-fn database_url(admin_url: &str, database: &str) -> String {
-    let (base, _) = admin_url.rsplit_once('/').unwrap_or((admin_url, ""));
-    format!("{base}/{database}")
-}
-
-async fn ensure_seeded(o: &Options, rows: u64) -> anyhow::Result<String> {
-    let name = format!("rowstream_bench_{rows}");
-    let mut admin = PgConnection::connect(&o.admin_url).await?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)").bind(&name).fetch_one(&mut admin).await?;
-    if !exists {
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
-    }
-    let url = database_url(&o.admin_url, &name);
-    let config = Config { database_url: url.clone(), ..Config::default() };
-    let db = Database::connect(&config)?;
-    db.migrate().await?;
-    let Database::Postgres(pool, _) = &db else { anyhow::bail!("not postgres") };
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM messages").fetch_one(pool).await?;
-    if count != rows as i64 {
-        eprintln!("seeding {rows} rows into {name} (once)…");
-        rowstream::seed::seed(&db, rows).await?;
-    }
-    db.close().await;
-    Ok(url)
-}
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start(url: &str) -> anyhow::Result<Server> {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = Command::new(env!("CARGO_BIN_EXE_rowstream"))
-            .arg("serve")
-            .env("DATABASE_URL", url)
-            .env("ROWSTREAM_ADDR", format!("127.0.0.1:{port}"))
-            .env("ROWSTREAM_JWT_SECRET", SECRET)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        Ok(Server { child, port })
-    }
-
-    fn peak_rss_mb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map(|kb| kb / 1024.0)
-            .unwrap_or(f64::NAN)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    Options {
+        rows: arg("--rows").unwrap_or(500_000),
+        big_rows: arg("--big-rows").unwrap_or(5_000_000),
+        runs: arg("--runs").unwrap_or(7),
+        big_runs: arg("--big-runs").unwrap_or(3),
+        admin_url: common::admin_url(),
     }
 }
 
@@ -133,18 +57,6 @@ async fn fetch(client: &reqwest::Client, url: &str, token: &str) -> anyhow::Resu
     Ok(Run { ttfb_ms: ttfb.as_secs_f64() * 1e3, total_ms: total.as_secs_f64() * 1e3, bytes })
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
-}
-
 struct Row {
     rows: u64,
     name: &'static str,
@@ -165,7 +77,7 @@ async fn measure(url: &str, rows: u64, runs: usize) -> anyhow::Result<Vec<Row>> 
     let token = rowstream::auth::JwtKeys::new(SECRET.as_bytes()).issue("bench", Duration::from_secs(3600))?;
     let mut out = Vec::new();
     for (name, path) in ENDPOINTS {
-        let server = Server::start(url)?;
+        let server = Server::start(url, &[])?;
         let client = reqwest::Client::new();
         let base = format!("http://127.0.0.1:{}", server.port);
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -221,12 +133,12 @@ fn verdict(ok: bool) -> &'static str {
 async fn main() -> anyhow::Result<()> {
     let o = options();
     let mut table = Vec::new();
-    let small_url = ensure_seeded(&o, o.rows).await?;
+    let small_url = ensure_seeded(&o.admin_url, o.rows).await?;
     let copy_ms = psql_copy_ms(&small_url, o.runs)?;
     table.extend(measure(&small_url, o.rows, o.runs).await?);
     let mut big_copy_ms = None;
     if o.big_rows > 0 {
-        let big_url = ensure_seeded(&o, o.big_rows).await?;
+        let big_url = ensure_seeded(&o.admin_url, o.big_rows).await?;
         big_copy_ms = Some(psql_copy_ms(&big_url, o.big_runs)?);
         table.extend(measure(&big_url, o.big_rows, o.big_runs).await?);
     }

@@ -1,0 +1,102 @@
+//! What both benchmarks need: a seeded PostgreSQL database and a `rowstream serve` child
+//! process whose peak RSS can be read.
+
+#![allow(dead_code)] // each benchmark uses its own subset
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+
+use rowstream::config::Config;
+use rowstream::db::Database;
+use sqlx::{Connection, PgConnection};
+
+pub const SECRET: &str = "benchmark-secret";
+
+pub fn admin_url() -> String {
+    std::env::var("ROWSTREAM_BENCH_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// The value after `name` on the command line (`cargo bench … -- --rows 1000`).
+pub fn arg<T: std::str::FromStr>(name: &str) -> Option<T> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok())
+}
+
+/// `postgres://…/postgres` → `postgres://…/{database}`.
+fn database_url(admin_url: &str, database: &str) -> String {
+    let (base, _) = admin_url.rsplit_once('/').unwrap_or((admin_url, ""));
+    format!("{base}/{database}")
+}
+
+pub async fn ensure_seeded(admin_url: &str, rows: u64) -> anyhow::Result<String> {
+    let name = format!("rowstream_bench_{rows}");
+    let mut admin = PgConnection::connect(admin_url).await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)").bind(&name).fetch_one(&mut admin).await?;
+    if !exists {
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
+    }
+    let url = database_url(admin_url, &name);
+    let config = Config { database_url: url.clone(), ..Config::default() };
+    let db = Database::connect(&config)?;
+    db.migrate().await?;
+    let Database::Postgres(pool, _) = &db else { anyhow::bail!("not postgres") };
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM messages").fetch_one(pool).await?;
+    if count != rows as i64 {
+        eprintln!("seeding {rows} rows into {name} (once)…");
+        rowstream::seed::seed(&db, rows).await?;
+    }
+    db.close().await;
+    Ok(url)
+}
+
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Server {
+    pub fn start(url: &str, extra_env: &[(&str, &str)]) -> anyhow::Result<Server> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Command::new(env!("CARGO_BIN_EXE_rowstream"))
+            .arg("serve")
+            .env("DATABASE_URL", url)
+            .env("ROWSTREAM_ADDR", format!("127.0.0.1:{port}"))
+            .env("ROWSTREAM_JWT_SECRET", SECRET)
+            .env("RUST_LOG", "warn")
+            .envs(extra_env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        Ok(Server { child, port })
+    }
+
+    pub fn peak_rss_mb(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(f64::NAN)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+

@@ -1,0 +1,109 @@
+//! The viewer benchmark: `cargo bench -p rowstream --bench viewer` (build the viewer first:
+//! `bash scripts/build-viewer.sh`).
+//!
+//! In headless Chromium, against a release `rowstream serve` on PostgreSQL with 500,000 rows
+//! (`rowstream_bench_500000`), for each run in a fresh browser session (heap figures
+//! accumulate within one): press Start in Stream mode and read time to first row painted,
+//! time to all rows counted, the JS heap and the DOM rows; then, in the same page, time a raw
+//! `fetch(url).then(r => r.arrayBuffer())` of the same body. Prints medians and the ratios
+//! against the targets. Options: `--rows N` (500000), `--runs N` (3).
+
+#[path = "../tests/api/browser.rs"]
+#[allow(dead_code)] // the tests use more of it than the benchmark
+mod browser;
+mod common;
+
+use std::time::{Duration, Instant};
+
+use fantoccini::Locator;
+
+use browser::Browser;
+use common::{arg, ensure_seeded, median, Server, SECRET};
+
+struct Run {
+    first_row_ms: f64,
+    all_rows_ms: f64,
+    raw_fetch_ms: f64,
+    heap_mb: f64,
+    dom_rows: f64,
+}
+
+async fn one_run(base: &str, token: &str, rows: u64) -> anyhow::Result<Run> {
+    let browser = Browser::start().await;
+    browser.client.goto(&format!("{base}/#token={token}")).await?;
+    browser.client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=\"start\"]")).await?;
+    browser.click("mode-stream").await;
+    let limit = browser.client.find(Locator::Css("[data-testid=\"limit\"]")).await?;
+    limit.clear().await?;
+    browser.click("start").await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let status = browser.text("status").await;
+        if status == "done" {
+            break;
+        }
+        anyhow::ensure!(status != "failed" && status != "cancelled", "the run ended {status}");
+        anyhow::ensure!(Instant::now() < deadline, "the run did not finish");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let counted: u64 = browser.text("row-count").await.trim().parse()?;
+    anyhow::ensure!(counted == rows, "counted {counted} of {rows} rows");
+    let first_row_ms: f64 = browser.text("first-row-ms").await.trim().parse()?;
+    let all_rows_ms: f64 = browser.text("total-ms").await.trim().parse()?;
+    let heap_mb = browser.js("return performance.memory.usedJSHeapSize / 1e6;").await.as_f64().unwrap_or(f64::NAN);
+    let dom_rows = browser.count("row").await as f64;
+    let raw = browser
+        .client
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+               const t0 = performance.now();
+               fetch('/api/messages?mode=stream&format=ndjson', { headers: { Authorization: 'Bearer ' + arguments[0] } })
+                 .then(r => r.arrayBuffer())
+                 .then(b => done([performance.now() - t0, b.byteLength]))
+                 .catch(e => done([-1, String(e)]));"#,
+            vec![serde_json::json!(token)],
+        )
+        .await?;
+    let raw_fetch_ms = raw.get(0).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
+    anyhow::ensure!(raw_fetch_ms > 0.0, "raw fetch failed: {raw}");
+    browser.close().await;
+    Ok(Run { first_row_ms, all_rows_ms, raw_fetch_ms, heap_mb, dom_rows })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let rows: u64 = arg("--rows").unwrap_or(500_000);
+    let runs: usize = arg("--runs").unwrap_or(3);
+    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist");
+    anyhow::ensure!(dist.join("index.html").exists(), "build the viewer first: bash scripts/build-viewer.sh");
+    let url = ensure_seeded(&common::admin_url(), rows).await?;
+    let server = Server::start(&url, &[("ROWSTREAM_DIST", dist.to_str().unwrap_or("dist"))])?;
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http.get(format!("{base}/healthz")).send().await.map(|r| !r.status().is_success()).unwrap_or(true) {
+        anyhow::ensure!(Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let token = rowstream::auth::JwtKeys::new(SECRET.as_bytes()).issue("bench", Duration::from_secs(3600))?;
+    let mut results = Vec::new();
+    for i in 0..runs {
+        let run = one_run(&base, &token, rows).await?;
+        eprintln!(
+            "run {}: first row {:.1} ms, all rows {:.0} ms, raw fetch {:.0} ms, heap {:.1} MB, DOM rows {}",
+            i + 1, run.first_row_ms, run.all_rows_ms, run.raw_fetch_ms, run.heap_mb, run.dom_rows
+        );
+        results.push(run);
+    }
+    let m = |f: fn(&Run) -> f64| median(results.iter().map(f).collect());
+    let (first, all, raw, heap, dom) = (m(|r| r.first_row_ms), m(|r| r.all_rows_ms), m(|r| r.raw_fetch_ms), m(|r| r.heap_mb), m(|r| r.dom_rows));
+    let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
+    println!("\nrowstream viewer benchmark: headless Chromium, {rows} rows from PostgreSQL, medians of {runs} fresh sessions");
+    println!("  time to first row painted after Start = {first:.1} ms  (target <= 50 ms)  {}", verdict(first <= 50.0));
+    println!("  time to all rows counted = {all:.0} ms; raw fetch().arrayBuffer() of the same body = {raw:.0} ms");
+    println!("  all rows / raw fetch = {:.2}x  (target <= 1.5x)  {}", all / raw, verdict(all / raw <= 1.5));
+    println!("  JS heap at the end = {heap:.1} MB  (target <= 150 MB)  {}", verdict(heap <= 150.0));
+    println!("  DOM rows = {dom:.0}  (target <= 200)  {}", verdict(dom <= 200.0));
+    drop(server);
+    Ok(())
+}
