@@ -10,10 +10,14 @@ use shared::{parse_line, ErrorBody, Frame, FrameError};
 
 use crate::store::RowStore;
 
-/// Holds the unfinished tail of the last chunk until its `\n` arrives.
+/// Buffers bytes until their line is complete. Lines are consumed from the front; the
+/// consumed prefix is dropped when the next chunk arrives, so a big chunk decoded in
+/// several steps is not moved once per step.
 #[derive(Debug, Default)]
 pub struct LineSplitter {
     buf: Vec<u8>,
+    /// Bytes of `buf` already handed out as lines.
+    start: usize,
 }
 
 impl LineSplitter {
@@ -21,43 +25,48 @@ impl LineSplitter {
         Self::default()
     }
 
+    fn compact(&mut self) {
+        self.buf.drain(..self.start);
+        self.start = 0;
+    }
+
     /// Appends `len` bytes written by `fill`, which gets a slice of exactly that length: the
     /// browser copies a chunk straight into it, with no intermediate buffer.
     pub fn append_with(&mut self, len: usize, fill: impl FnOnce(&mut [u8])) {
+        self.compact();
         let old = self.buf.len();
         self.buf.resize(old + len, 0);
         fill(&mut self.buf[old..]);
     }
 
     pub fn append(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
+        self.append_with(bytes.len(), |dst| dst.copy_from_slice(bytes));
     }
 
-    /// Calls `on_line` for each complete line (without its `\n`) and keeps the rest. Stops at
-    /// the first error; the lines before it stay consumed.
-    pub fn drain_lines<E>(&mut self, mut on_line: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
-        let mut consumed = 0;
-        let mut result = Ok(());
-        while let Some(newline) = memchr::memchr(b'\n', &self.buf[consumed..]) {
-            let line = &self.buf[consumed..consumed + newline];
-            consumed += newline + 1;
-            result = on_line(line);
-            if result.is_err() {
-                break;
-            }
+    /// Calls `on_line` for up to `max_lines` complete lines (without their `\n`). Returns
+    /// whether it stopped at `max_lines` (more lines may be ready). Stops at the first
+    /// error; the lines before it stay consumed.
+    pub fn drain_lines<E>(&mut self, max_lines: usize, mut on_line: impl FnMut(&[u8]) -> Result<(), E>) -> Result<bool, E> {
+        for _ in 0..max_lines {
+            let Some(newline) = memchr::memchr(b'\n', &self.buf[self.start..]) else {
+                return Ok(false);
+            };
+            let line = &self.buf[self.start..self.start + newline];
+            self.start += newline + 1;
+            on_line(line)?;
         }
-        self.buf.drain(..consumed);
-        result
+        Ok(true)
     }
 
     /// The bytes after the last `\n`: a final line the server did not terminate.
     pub fn take_rest(&mut self) -> Vec<u8> {
+        self.compact();
         std::mem::take(&mut self.buf)
     }
 
-    /// Bytes waiting for their line to end.
+    /// Bytes not yet handed out as lines.
     pub fn pending(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.start
     }
 }
 
@@ -119,15 +128,23 @@ impl NdjsonDecoder {
         }
     }
 
-    /// Decodes a chunk that `fill` copies in (see [`LineSplitter::append_with`]).
-    pub fn push_with(&mut self, len: usize, fill: impl FnOnce(&mut [u8]), store: &mut RowStore) -> Result<(), DecodeError> {
+    /// Buffers a chunk that `fill` copies in (see [`LineSplitter::append_with`]); nothing
+    /// is decoded until [`NdjsonDecoder::decode`].
+    pub fn append_with(&mut self, len: usize, fill: impl FnOnce(&mut [u8])) {
         self.lines.append_with(len, fill);
-        self.drain(store)
     }
 
+    /// Decodes up to `max_lines` buffered lines into `store`. Returns whether more complete
+    /// lines may be waiting: the caller bounds each step, to paint or yield in between.
+    pub fn decode(&mut self, store: &mut RowStore, max_lines: usize) -> Result<bool, DecodeError> {
+        let Self { lines, state, line_no, rows } = self;
+        lines.drain_lines(max_lines, |line| Self::line(state, line_no, rows, line, store))
+    }
+
+    /// Buffers and decodes a whole chunk.
     pub fn push(&mut self, chunk: &[u8], store: &mut RowStore) -> Result<(), DecodeError> {
         self.lines.append(chunk);
-        self.drain(store)
+        self.decode(store, usize::MAX).map(drop)
     }
 
     /// The body ended normally: decodes an unterminated last line, then checks the stream
@@ -141,11 +158,6 @@ impl NdjsonDecoder {
             State::Failed(body) => Err(DecodeError::Server(body.clone())),
             State::Rows => Err(DecodeError::MissingTrailer { rows: self.rows }),
         }
-    }
-
-    fn drain(&mut self, store: &mut RowStore) -> Result<(), DecodeError> {
-        let Self { lines, state, line_no, rows } = self;
-        lines.drain_lines(|line| Self::line(state, line_no, rows, line, store))
     }
 
     fn line(state: &mut State, line_no: &mut u64, rows: &mut u64, line: &[u8], store: &mut RowStore) -> Result<(), DecodeError> {
@@ -190,18 +202,50 @@ mod tests {
         out
     }
 
+    fn collect(lines: &mut Vec<Vec<u8>>, line: &[u8]) -> Result<(), ()> {
+        lines.push(line.to_vec());
+        Ok(())
+    }
+
     #[test]
     fn splitter_joins_lines_across_chunks() {
         let mut splitter = LineSplitter::new();
         let mut lines = Vec::new();
         for chunk in [&b"ab"[..], b"c\nd", b"", b"e\n\nf", b"\n"] {
             splitter.append(chunk);
-            splitter.drain_lines(|line| Ok::<_, ()>(lines.push(line.to_vec()))).unwrap();
+            let more = splitter.drain_lines(usize::MAX, |line| collect(&mut lines, line)).unwrap();
+            assert!(!more);
         }
         assert_eq!(lines, [&b"abc"[..], b"de", b"", b"f"]);
         assert_eq!(splitter.pending(), 0);
         splitter.append_with(3, |dst| dst.copy_from_slice(b"xyz"));
         assert_eq!(splitter.take_rest(), b"xyz");
+    }
+
+    #[test]
+    fn splitter_hands_out_lines_in_bounded_steps() {
+        let mut splitter = LineSplitter::new();
+        splitter.append(b"1\n2\n3\n4");
+        let mut lines = Vec::new();
+        assert!(splitter.drain_lines(2, |l| collect(&mut lines, l)).unwrap());
+        assert_eq!(splitter.pending(), 3); // "3\n4"
+        assert!(!splitter.drain_lines(2, |l| collect(&mut lines, l)).unwrap());
+        splitter.append(b"5\n");
+        assert!(!splitter.drain_lines(9, |l| collect(&mut lines, l)).unwrap());
+        assert_eq!(lines, [&b"1"[..], b"2", b"3", b"45"]);
+    }
+
+    #[test]
+    fn decoder_steps_are_bounded() {
+        let mut store = RowStore::new();
+        let mut decoder = NdjsonDecoder::new();
+        let bytes = body(10);
+        decoder.append_with(bytes.len(), |dst| dst.copy_from_slice(&bytes));
+        assert!(decoder.decode(&mut store, 4).unwrap());
+        assert_eq!((decoder.rows(), store.len()), (4, 4));
+        assert!(decoder.decode(&mut store, 4).unwrap());
+        assert!(!decoder.decode(&mut store, 4).unwrap()); // rows 9, 10 and the trailer
+        assert_eq!(decoder.finish(&mut store).unwrap(), 10);
     }
 
     #[test]

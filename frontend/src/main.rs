@@ -1,5 +1,6 @@
-use leptos::prelude::*;
+//! The viewer's entry point: trunk builds this binary to Wasm; everything else is in the
+//! library (`lib.rs`), where the host tests can reach it.
 
 fn main() {
-    leptos::mount::mount_to_body(|| view! { <p>"rowstream"</p> });
+    leptos::mount::mount_to_body(frontend::app::App);
 }

@@ -33,8 +33,8 @@ async fn one_run(base: &str, token: &str, rows: u64) -> anyhow::Result<Run> {
     browser.client.goto(&format!("{base}/#token={token}")).await?;
     browser.client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=\"start\"]")).await?;
     browser.click("mode-stream").await;
-    let limit = browser.client.find(Locator::Css("[data-testid=\"limit\"]")).await?;
-    limit.clear().await?;
+    // As typing does: WebDriver's clear() fires no `input` event.
+    browser.js("const el = document.querySelector('[data-testid=\"limit\"]'); el.value = ''; el.dispatchEvent(new Event('input', { bubbles: true })); el.dispatchEvent(new Event('change', { bubbles: true })); return true;").await;
     browser.click("start").await;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {

@@ -53,12 +53,14 @@ async fn samples(browser: &Browser) -> Vec<(String, u64, u64)> {
     serde_json::from_value(browser.js("return window.__samples;").await).expect("samples")
 }
 
+/// Sets the limit input the way typing does (WebDriver's clear() fires no `input` event).
 async fn set_limit(browser: &Browser, limit: &str) {
-    let input = browser.client.find(Locator::Css("[data-testid=\"limit\"]")).await.expect("limit input");
-    input.clear().await.expect("clear limit");
-    if !limit.is_empty() {
-        input.send_keys(limit).await.expect("type limit");
-    }
+    let script = format!(
+        "const el = document.querySelector('[data-testid=\"limit\"]'); el.value = '{limit}'; \
+         el.dispatchEvent(new Event('input', {{ bubbles: true }})); \
+         el.dispatchEvent(new Event('change', {{ bubbles: true }})); return el.value;"
+    );
+    assert_eq!(browser.js(&script).await, serde_json::json!(limit));
 }
 
 #[tokio::test]
@@ -130,17 +132,27 @@ async fn active_queries(app: &TestApp) -> i64 {
         .expect("pg_stat_activity")
 }
 
-async fn start_and_wait_for_rows(browser: &Browser) {
+async fn start_streaming_all(browser: &Browser) {
     browser.click("mode-stream").await;
     set_limit(browser, "").await;
     browser.click("start").await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while browser.text("row-count").await.trim().parse::<u64>().unwrap_or(0) == 0 {
-        assert!(std::time::Instant::now() < deadline, "no rows arrived");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(browser.text("status").await, "streaming", "the stream must still be running for this test");
 }
+
+/// Waits, inside the page, for the first rows to show, then presses Cancel at once: a
+/// WebDriver round trip per poll would be too slow to catch a fast stream mid-way.
+const CANCEL_ON_FIRST_ROWS: &str = r#"
+    const done = arguments[arguments.length - 1];
+    const q = (id) => document.querySelector(`[data-testid="${id}"]`);
+    const check = () => {
+        const rows = Number(q('row-count')?.textContent.trim()) || 0;
+        const status = q('status')?.textContent.trim();
+        if (status !== 'streaming') { observer.disconnect(); done(['ended', status, rows]); return; }
+        if (rows > 0) { observer.disconnect(); q('cancel').click(); done(['cancelled at', status, rows]); }
+    };
+    const observer = new MutationObserver(check);
+    observer.observe(document.body, { subtree: true, childList: true, characterData: true });
+    check();
+"#;
 
 #[tokio::test]
 async fn cancel_stops_the_query_on_the_server() {
@@ -148,8 +160,9 @@ async fn cancel_stops_the_query_on_the_server() {
     let app = viewer_app(Backend::Postgres, 1_000_000).await;
     let browser = Browser::start().await;
     open(&browser, &app).await;
-    start_and_wait_for_rows(&browser).await;
-    browser.click("cancel").await;
+    start_streaming_all(&browser).await;
+    let outcome = browser.client.execute_async(CANCEL_ON_FIRST_ROWS, vec![]).await.expect("cancel script");
+    assert_eq!(outcome[0], "cancelled at", "the stream must still be running when Cancel is pressed: {outcome}");
     assert_eq!(browser.wait_status(&["cancelled", "done", "failed"], Duration::from_secs(10)).await, "cancelled");
     let rows: u64 = browser.text("row-count").await.trim().parse().expect("row-count");
     assert!(rows < 1_000_000);
@@ -168,14 +181,32 @@ async fn a_server_side_abort_ends_failed() {
     let app = viewer_app(Backend::Postgres, 1_000_000).await;
     let browser = Browser::start().await;
     open(&browser, &app).await;
-    start_and_wait_for_rows(&browser).await;
+    start_streaming_all(&browser).await;
+    // Kill the backend as soon as the query runs; a million rows take the page seconds.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while active_queries(&app).await == 0 {
+        assert!(std::time::Instant::now() < deadline, "the query never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let mut pg = sqlx::PgConnection::connect(&postgres_base_url()).await.expect("connect");
-    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'")
-        .bind(app.db.schema.clone().expect("postgres"))
-        .execute(&mut pg)
-        .await
-        .expect("terminate");
-    assert_eq!(browser.wait_status(&["failed", "done", "cancelled"], Duration::from_secs(20)).await, "failed");
+    let killed: Vec<String> = sqlx::query_scalar(
+        "SELECT query FROM pg_stat_activity WHERE application_name = $1 AND state = 'active' AND pg_terminate_backend(pid)",
+    )
+    .bind(app.db.schema.clone().expect("postgres"))
+    .fetch_all(&mut pg)
+    .await
+    .expect("terminate");
+    let read_at_kill = app.metric("rowstream_rows_read_total").await;
+    eprintln!("abort: killed {killed:?} after the server read {read_at_kill} rows");
+    assert_eq!(killed.len(), 1);
+    let status = browser.wait_status(&["failed", "done", "cancelled"], Duration::from_secs(20)).await;
+    eprintln!(
+        "abort: status {status}, server read {} rows, completed {}, failed {}",
+        app.metric("rowstream_rows_read_total").await,
+        app.metric("rowstream_streams_completed_total").await,
+        app.metric("rowstream_streams_failed_total").await
+    );
+    assert_eq!(status, "failed");
     browser.screenshot("viewer-failed.png").await;
     browser.close().await;
 }

@@ -1,0 +1,394 @@
+//! One run of the viewer: Start → fetch → read chunks → decode into the [`RowStore`] →
+//! done / cancelled / failed. [`Runner`] owns the run's state and the few signals the page
+//! renders from.
+//!
+//! Reactive updates are rationed: the reader loop only touches plain data (the store and
+//! `Live` counters); a frame loop copies them into the `stats` signal once per animation
+//! frame, and into the table's `rows` signal at most every `TABLE_INTERVAL_MS`. The one
+//! exception is the first rows, published the moment they are stored, and decoding pauses
+//! until the frame that paints them.
+//!
+//! Decoding is sliced: a few ms of work, then a yield, and a wait for a frame whenever the
+//! page has gone `MAX_FRAME_GAP_MS` without one. The page stays responsive even when the
+//! whole body is already buffered (Standard mode).
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use shared::{Format, MessagesQuery, Mode};
+use web_sys::AbortController;
+
+use crate::chart::{Comparison, RunResult};
+use crate::decode::{DecodeError, NdjsonDecoder};
+use crate::stats::{Stats, Status};
+use crate::store::RowStore;
+use crate::stream::{self, clear_mark, mark, next_frame, next_task, now, yield_to_browser, FetchError, Pending};
+
+/// Longest stretch of decoding (ms) before yielding to the browser: short, so input (and a
+/// test driver's commands) never waits long behind the decoder.
+const SLICE_MS: f64 = 5.0;
+
+/// While decoding is behind (a buffered body, a slow machine), plain yields let Chromium
+/// put rendering off for up to ~100 ms. Past this gap since the last frame, decoding waits
+/// for one: the page keeps at least ~20 frames/s and decoding keeps most of the CPU.
+const MAX_FRAME_GAP_MS: f64 = 50.0;
+
+/// While the first rows are awaited, the figures do not tick for this long: every tick is
+/// a frame to render, and the frame with the first rows should not queue behind one.
+const QUIET_START_MS: f64 = 100.0;
+
+/// While streaming, the table is refreshed at most this often (ms); the figures every
+/// frame. Following the tail changes every visible row, so a table refresh is most of a
+/// frame's cost (style, layout, paint and raster of a screenful of text); at 60 per
+/// second it takes CPU the decoder, the network and the server need.
+const TABLE_INTERVAL_MS: f64 = 50.0;
+
+/// Rows decoded before the first paint: a screenful, so it shows with minimal delay.
+const FIRST_STEP_ROWS: usize = 100;
+
+/// Rows per decoding step after that (a couple of ms), between checks of the time slice.
+const STEP_ROWS: usize = 2048;
+
+/// Marks on the Performance timeline, one set per run.
+pub const MARK_START: &str = "rowstream:start";
+pub const MARK_FIRST_BYTE: &str = "rowstream:first-byte";
+pub const MARK_FIRST_CHUNK: &str = "rowstream:first-chunk";
+pub const MARK_FIRST_ROW: &str = "rowstream:first-row";
+pub const MARK_END: &str = "rowstream:end";
+
+/// What the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunRequest {
+    pub mode: Mode,
+    pub limit: Option<u64>,
+    pub batch: Option<u32>,
+}
+
+impl RunRequest {
+    pub fn url(&self) -> String {
+        let query = MessagesQuery {
+            mode: Some(self.mode),
+            format: Some(Format::Ndjson),
+            limit: self.limit,
+            after: None,
+            batch: self.batch,
+        };
+        format!("/api/messages?{}", query.to_query_string())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("superseded by a newer run")]
+    Superseded,
+}
+
+/// The running (or last) run's counters: plain data, written per chunk.
+struct Live {
+    id: u64,
+    mode: Mode,
+    controller: AbortController,
+    started: f64,
+    ended: Option<f64>,
+    /// When the frame loop last ran: how long the page has gone without rendering.
+    last_frame: f64,
+    /// When the table was last given a new row count.
+    table_refreshed: f64,
+    first_byte: Option<f64>,
+    first_row: Option<f64>,
+    rows: u64,
+    bytes: u64,
+}
+
+impl Live {
+    fn stats(&self, now: f64) -> Stats {
+        Stats {
+            rows: self.rows,
+            bytes: self.bytes,
+            first_byte_ms: self.first_byte,
+            first_row_ms: self.first_row,
+            elapsed_ms: self.ended.unwrap_or(now) - self.started,
+        }
+    }
+}
+
+/// Where the reader is in pacing its work against the page's frames.
+struct Pace {
+    /// The first rows have been painted.
+    painted: bool,
+    /// When the current stretch of decoding began.
+    slice_started: f64,
+}
+
+/// Signals are `Copy` handles, so a `Runner` is too; every async task gets its own copy.
+#[derive(Clone, Copy)]
+pub struct Runner {
+    pub status: RwSignal<Status>,
+    /// Why the last run failed or stopped, for the notice line.
+    pub reason: RwSignal<Option<String>>,
+    pub stats: RwSignal<Stats>,
+    /// How many rows of [`Runner::store`] the table may show.
+    pub rows: RwSignal<usize>,
+    /// Bumped by each Start, so views can tell a new run's row 0 from the last one's.
+    pub generation: RwSignal<u64>,
+    pub comparison: RwSignal<Comparison>,
+    pub store: StoredValue<RowStore, LocalStorage>,
+    /// Set to a reason when the server rejects the token: shows the token prompt.
+    token_prompt: RwSignal<Option<String>>,
+    live: StoredValue<Option<Live>, LocalStorage>,
+}
+
+impl Runner {
+    pub fn new(token_prompt: RwSignal<Option<String>>) -> Self {
+        Runner {
+            status: RwSignal::new(Status::Idle),
+            reason: RwSignal::new(None),
+            stats: RwSignal::new(Stats::default()),
+            rows: RwSignal::new(0),
+            generation: RwSignal::new(0),
+            comparison: RwSignal::new(Comparison::default()),
+            store: StoredValue::new_local(RowStore::new()),
+            token_prompt,
+            live: StoredValue::new_local(None),
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.status.get_untracked() == Status::Streaming
+    }
+
+    pub fn start(self, request: RunRequest, token: &str) {
+        if self.is_running() {
+            return;
+        }
+        let id = self.generation.get_untracked() + 1;
+        for name in [MARK_FIRST_BYTE, MARK_FIRST_CHUNK, MARK_FIRST_ROW, MARK_END] {
+            clear_mark(name);
+        }
+        mark(MARK_START);
+        let started = now();
+        let sent = AbortController::new()
+            .map_err(|_| FetchError::Network("this browser cannot cancel requests (no AbortController)".into()))
+            .and_then(|controller| Ok((stream::send(&request.url(), token, &controller.signal())?, controller)));
+        let (pending, controller) = match sent {
+            Ok(sent) => sent,
+            Err(error) => {
+                self.reason.set(Some(format!("Failed: {error}")));
+                self.status.set(Status::Failed);
+                return;
+            }
+        };
+        self.store.update_value(RowStore::clear);
+        self.live.set_value(Some(Live {
+            id,
+            mode: request.mode,
+            controller,
+            started,
+            ended: None,
+            last_frame: started,
+            table_refreshed: started,
+            first_byte: None,
+            first_row: None,
+            rows: 0,
+            bytes: 0,
+        }));
+        self.generation.set(id);
+        self.rows.set(0);
+        self.stats.set(Stats::default());
+        self.reason.set(None);
+        self.status.set(Status::Streaming);
+        spawn_local(self.frame_loop(id));
+        spawn_local(async move {
+            let outcome = self.read(id, pending).await;
+            self.finish(id, outcome).await;
+        });
+    }
+
+    /// Aborts the request; the reader then fails with `AbortError` and the run ends as
+    /// `cancelled`. Closing the connection is what makes the server stop its query.
+    pub fn cancel(self) {
+        self.live.with_value(|live| {
+            if let Some(live) = live.as_ref().filter(|live| live.ended.is_none()) {
+                live.controller.abort();
+            }
+        });
+    }
+
+    async fn read(self, id: u64, pending: Pending) -> Result<u64, RunError> {
+        let mut body = pending.open().await?;
+        mark(MARK_FIRST_BYTE);
+        self.with_live(id, |live| live.first_byte = Some(now() - live.started)).ok_or(RunError::Superseded)?;
+        let mut decoder = NdjsonDecoder::new();
+        let mut pace = Pace { painted: false, slice_started: now() };
+        loop {
+            let chunk = match body.next_chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                // The connection broke: if the server said why first, that is the reason.
+                Err(error) => {
+                    return Err(match decoder.server_error() {
+                        Some(body) if !matches!(error, FetchError::Aborted) => DecodeError::Server(body.clone()).into(),
+                        _ => error.into(),
+                    })
+                }
+            };
+            let len = chunk.length() as usize;
+            decoder.append_with(len, |dst| chunk.copy_to(dst));
+            let first = self.with_live(id, |live| {
+                live.bytes += len as u64;
+                live.bytes == len as u64
+            });
+            if first.ok_or(RunError::Superseded)? {
+                mark(MARK_FIRST_CHUNK);
+            }
+            // A chunk can hold megabytes (whatever piled up while the page was busy), so
+            // it is decoded in steps, with paints and yields in between.
+            while self.decode_step(id, &mut decoder, &mut pace).await? {}
+        }
+        let rows = self.store.try_update_value(|store| decoder.finish(store)).ok_or(RunError::Superseded)??;
+        self.with_live(id, |live| live.rows = rows);
+        Ok(rows)
+    }
+
+    /// Decodes one step of buffered lines, then paints or yields if it is time to.
+    /// Returns whether more buffered lines may be waiting.
+    async fn decode_step(self, id: u64, decoder: &mut NdjsonDecoder, pace: &mut Pace) -> Result<bool, RunError> {
+        // The first step is a screenful, so the first rows show with minimal delay.
+        let step = if pace.painted { STEP_ROWS } else { FIRST_STEP_ROWS };
+        let decoded = self.store.try_update_value(|store| decoder.decode(store, step)).ok_or(RunError::Superseded)?;
+        let rows = decoder.rows();
+        self.with_live(id, |live| live.rows = rows).ok_or(RunError::Superseded)?;
+        let more = decoded.inspect_err(|_| {
+            // Stop the download: nothing after a broken line can be trusted.
+            self.cancel();
+        })?;
+        if !pace.painted && rows > 0 {
+            self.paint_first_rows(id).await;
+            pace.painted = true;
+            // Continue after that frame is done.
+            next_task().await;
+            pace.slice_started = now();
+        } else if now() - pace.slice_started > SLICE_MS {
+            let since_frame = self.live.with_value(|l| l.as_ref().map_or(0.0, |l| now() - l.last_frame));
+            if since_frame > MAX_FRAME_GAP_MS {
+                yield_to_browser().await;
+            } else {
+                next_task().await;
+            }
+            pace.slice_started = now();
+        }
+        Ok(more)
+    }
+
+    /// Publishes the first rows now, not at the next frame tick, and timestamps the start
+    /// of the frame that paints them.
+    async fn paint_first_rows(self, id: u64) {
+        self.publish(id, false);
+        next_frame().await;
+        mark(MARK_FIRST_ROW);
+        self.with_live(id, |live| live.first_row = Some(now() - live.started));
+        self.publish(id, false);
+    }
+
+    async fn frame_loop(self, id: u64) {
+        loop {
+            next_frame().await;
+            let t = now();
+            let (running, quiet) = self
+                .with_live(id, |l| {
+                    l.last_frame = t;
+                    (l.ended.is_none(), l.first_row.is_none() && t - l.started < QUIET_START_MS)
+                })
+                .unwrap_or((false, false));
+            if !running {
+                break;
+            }
+            if !quiet {
+                self.publish(id, true);
+            }
+        }
+    }
+
+    async fn finish(self, id: u64, outcome: Result<u64, RunError>) {
+        if matches!(outcome, Err(RunError::Superseded)) {
+            return;
+        }
+        mark(MARK_END);
+        let Some(waiting_for_paint) = self.with_live(id, |live| {
+            live.ended = Some(now());
+            live.rows > 0 && live.first_row.is_none()
+        }) else {
+            return;
+        };
+        if waiting_for_paint {
+            // The only rows were in an unterminated last line.
+            self.paint_first_rows(id).await;
+        }
+        self.publish(id, false);
+        let Some((mode, stats)) = self.live.with_value(|live| live.as_ref().filter(|l| l.id == id).map(|l| (l.mode, l.stats(now())))) else {
+            return;
+        };
+        let (status, reason) = match &outcome {
+            Ok(_) => (Status::Done, None),
+            Err(RunError::Fetch(FetchError::Aborted)) => (Status::Cancelled, Some(format!("Cancelled after {} rows.", stats.rows))),
+            Err(error) => (Status::Failed, Some(format!("Failed: {error}"))),
+        };
+        if let Err(RunError::Fetch(error)) = &outcome {
+            if error.is_unauthorized() {
+                self.token_prompt.set(Some(format!("The server rejected the token ({error}).")));
+            }
+        }
+        if status == Status::Done {
+            let result = RunResult {
+                rows: stats.rows,
+                first_row_ms: stats.first_row_ms.unwrap_or(stats.elapsed_ms),
+                total_ms: stats.elapsed_ms,
+            };
+            self.comparison.update(|c| c.record(mode, result));
+        }
+        self.reason.set(reason);
+        self.status.set(status);
+    }
+
+    /// Copies the live counters into the signals. The table re-renders only if the row
+    /// count moved and, when `throttle`, not within [`TABLE_INTERVAL_MS`] of its last
+    /// refresh.
+    fn publish(self, id: u64, throttle: bool) {
+        let t = now();
+        let Some((stats, refresh_table)) = self.with_live(id, |live| {
+            let refresh = !throttle || t - live.table_refreshed >= TABLE_INTERVAL_MS;
+            if refresh {
+                live.table_refreshed = t;
+            }
+            (live.stats(t), refresh)
+        }) else {
+            return;
+        };
+        self.stats.set(stats);
+        let rows = stats.rows as usize;
+        if refresh_table && self.rows.get_untracked() != rows {
+            self.rows.set(rows);
+        }
+    }
+
+    /// Runs `f` on run `id`'s counters; `None` if a newer run replaced it.
+    fn with_live<T>(self, id: u64, f: impl FnOnce(&mut Live) -> T) -> Option<T> {
+        self.live.try_update_value(|live| live.as_mut().filter(|l| l.id == id).map(f)).flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_the_api_url() {
+        let request = RunRequest { mode: Mode::Buffered, limit: Some(10), batch: None };
+        assert_eq!(request.url(), "/api/messages?mode=buffered&format=ndjson&limit=10");
+        let request = RunRequest { mode: Mode::Stream, limit: None, batch: Some(500) };
+        assert_eq!(request.url(), "/api/messages?mode=stream&format=ndjson&batch=500");
+    }
+}
