@@ -184,8 +184,10 @@ pub async fn next_task() {
     let promise = Promise::new(&mut |resolve, _reject| {
         let posted = TASKS.with(|tasks| {
             let tasks = tasks.as_ref()?;
+            // The message arrives in a later task, so queueing after posting is in time.
+            tasks.channel.port2().post_message(&JsValue::UNDEFINED).ok()?;
             tasks.waiting.borrow_mut().push_back(resolve.clone());
-            tasks.channel.port2().post_message(&JsValue::UNDEFINED).ok()
+            Some(())
         });
         if posted.is_none() {
             // No channel: continue at once rather than never.

@@ -1,5 +1,6 @@
-//! The virtualized row table. Only the rows in view (plus [`OVERSCAN_ROWS`](crate::virtual_scroll::OVERSCAN_ROWS)) exist in the
-//! DOM, whatever the row count; the geometry is [`crate::virtual_scroll`]'s.
+//! The virtualized row table. Only the rows in view (plus
+//! [`OVERSCAN_ROWS`](crate::virtual_scroll::OVERSCAN_ROWS)) exist in the DOM, whatever the
+//! row count; the geometry is [`crate::virtual_scroll`]'s.
 //!
 //! Structure inside the scroll container: a sticky header row, then a spacer as tall as the
 //! (capped) content, holding a sticky viewport-sized window that renders the visible rows.
@@ -118,13 +119,13 @@ pub fn RowTable(
                 <Show when=move || rows.get() == 0>
                     <p class="empty">"No rows yet. Press Start."</p>
                 </Show>
-                <WarmUp />
             </div>
             <Show when=move || { !follow.get() && rows.get() > 0 }>
                 <button class="follow" type="button" on:click=move |_| follow.set(true) title="Jump to the newest row and keep following">
                     "↓ Follow newest"
                 </button>
             </Show>
+            <WarmUp />
         </div>
     }
 }
