@@ -31,4 +31,4 @@ export CHROMIUM="${CHROMIUM:-$(command -v chromium)}"
 echo "[test] cargo test: shared, server (SQLite, PostgreSQL, viewer in Chromium), viewer logic" >&2
 cargo test --locked -p shared -p rowstream -p frontend
 echo "[test] cargo test: viewer in the browser (wasm-bindgen-test in headless Chromium)" >&2
-cargo test --locked -p frontend --target wasm32-unknown-unknown
+cargo test --locked -p frontend --target wasm32-unknown-unknown --test browser

@@ -63,19 +63,24 @@ async fn set_limit(browser: &Browser, limit: &str) {
     assert_eq!(browser.js(&script).await, serde_json::json!(limit));
 }
 
+/// Runs every row in `mode` ("mode-stream" or "mode-standard") to the end, recording
+/// samples along the way; the run must end `done`.
+async fn run_all_recording(browser: &Browser, mode: &str) -> Vec<(String, u64, u64)> {
+    browser.click(mode).await;
+    set_limit(browser, "").await;
+    browser.js(RECORD_SAMPLES).await;
+    browser.click("start").await;
+    assert_eq!(browser.wait_status(&["done", "failed", "cancelled"], Duration::from_secs(60)).await, "done");
+    samples(browser).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_100k_rows_incrementally_into_a_virtual_table() {
     let _one = ONE_BROWSER_AT_A_TIME.lock().await;
     let app = viewer_app(Backend::Postgres, 100_000).await;
     let browser = Browser::start().await;
     open(&browser, &app).await;
-    browser.click("mode-stream").await;
-    set_limit(&browser, "").await;
-    browser.js(RECORD_SAMPLES).await;
-    browser.click("start").await;
-    assert_eq!(browser.wait_status(&["done", "failed", "cancelled"], Duration::from_secs(60)).await, "done");
-
-    let samples = samples(&browser).await;
+    let samples = run_all_recording(&browser, "mode-stream").await;
     assert!(
         samples.iter().any(|(status, rows, _)| status == "streaming" && *rows > 0 && *rows < 100_000),
         "no partial row count was seen while streaming: {:?}",
@@ -105,19 +110,12 @@ async fn standard_mode_shows_no_row_before_the_whole_answer_is_in() {
     let app = viewer_app(Backend::Postgres, 100_000).await;
     let browser = Browser::start().await;
     open(&browser, &app).await;
-    browser.click("mode-standard").await;
-    set_limit(&browser, "").await;
-    browser.js(RECORD_SAMPLES).await;
-    browser.click("start").await;
-    assert_eq!(browser.wait_status(&["done", "failed", "cancelled"], Duration::from_secs(60)).await, "done");
-    let samples = samples(&browser).await;
+    let samples = run_all_recording(&browser, "mode-standard").await;
     let early: Vec<_> = samples.iter().filter(|(status, rows, dom)| status != "done" && (*rows > 0 || *dom > 0)).collect();
     assert!(early.is_empty(), "rows shown before completion in standard mode: {early:?}");
     assert_eq!(browser.text("row-count").await, "100000");
     // After both modes ran, the comparison chart has something to compare.
-    browser.click("mode-stream").await;
-    browser.click("start").await;
-    assert_eq!(browser.wait_status(&["done", "failed", "cancelled"], Duration::from_secs(60)).await, "done");
+    run_all_recording(&browser, "mode-stream").await;
     assert!(browser.exists("chart").await, "comparison chart after runs in both modes");
     browser.screenshot("viewer-compared.png").await;
     browser.close().await;
