@@ -10,7 +10,7 @@ export PATH="$HOME/.cargo/bin:$TOOLS_DIR/node_modules/.bin:$PATH"
 export TRUNK_SKIP_VERSION_CHECK=true
 
 stamp=dist/index.html
-if [ -f "$stamp" ] && [ -z "$(find index.html Trunk.toml Cargo.toml Cargo.lock frontend shared -newer "$stamp" -type f -print -quit)" ]; then
+if [ -f "$stamp" ] && [ -z "$(find index.html Trunk.toml Cargo.toml Cargo.lock .cargo frontend shared -newer "$stamp" -type f -print -quit)" ]; then
   echo "[build-viewer] dist/ is up to date" >&2
   exit 0
 fi

@@ -2,11 +2,11 @@
 //! lines (a line may span any number of chunks), [`NdjsonDecoder`] checks the stream grammar
 //! (rows, then exactly one `{"end":…}` trailer) and puts rows straight into a [`RowStore`].
 //!
-//! Every line is decoded with [`shared::parse_line`], so the viewer reads exactly what the
-//! server writes. Work happens per chunk (tens of kilobytes, hundreds of rows), never per
+//! Every line is decoded with [`shared::parse_line_borrowed`], so the viewer reads exactly
+//! what the server writes; row text is copied once, from the line into the store. Work happens per chunk (tens of kilobytes, hundreds of rows), never per
 //! row on the JavaScript side.
 
-use shared::{parse_line, ErrorBody, Frame, FrameError};
+use shared::{parse_line_borrowed, ErrorBody, Frame, FrameError};
 
 use crate::store::RowStore;
 
@@ -168,7 +168,7 @@ impl NdjsonDecoder {
         if *state != State::Rows {
             return Err(DecodeError::AfterEnd { line: *line_no });
         }
-        match parse_line(line).map_err(|source| DecodeError::Malformed { line: *line_no, source })? {
+        match parse_line_borrowed(line).map_err(|source| DecodeError::Malformed { line: *line_no, source })? {
             Frame::Row(message) => {
                 store.push(&message);
                 *rows += 1;

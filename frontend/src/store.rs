@@ -6,7 +6,7 @@
 //! Pages have a fixed capacity, so growing the store never copies the text already stored
 //! (a single `String` would briefly need twice its size each time it doubled).
 
-use shared::{Message, Timestamp};
+use shared::{MessageRef, Timestamp};
 
 /// Text page capacity. Big enough that the waste at each page's end (at most one row's
 /// text) is negligible, small enough that a fresh page is a cheap allocation.
@@ -59,7 +59,7 @@ impl RowStore {
         self.pages.clear();
     }
 
-    pub fn push(&mut self, message: &Message) {
+    pub fn push(&mut self, message: &MessageRef<'_>) {
         let text = self.push_text(&message.sender, &message.body);
         self.ids.push(message.id);
         self.created_at.push(message.created_at.unix_micros());
@@ -112,8 +112,8 @@ impl RowStore {
 mod tests {
     use super::*;
 
-    fn message(id: i64, sender: &str, body: &str) -> Message {
-        Message { id, sender: sender.into(), body: body.into(), created_at: Timestamp(id * 1_000_000) }
+    fn message<'a>(id: i64, sender: &'a str, body: &'a str) -> MessageRef<'a> {
+        MessageRef { id, sender: sender.into(), body: body.into(), created_at: Timestamp(id * 1_000_000) }
     }
 
     #[test]

@@ -90,8 +90,8 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..runs {
         let run = one_run(&base, &token, rows).await?;
         eprintln!(
-            "run {}: first row {:.1} ms, all rows {:.0} ms, raw fetch {:.0} ms, heap {:.1} MB, DOM rows {}",
-            i + 1, run.first_row_ms, run.all_rows_ms, run.raw_fetch_ms, run.heap_mb, run.dom_rows
+            "run {}: first row {:.1} ms, all rows {:.0} ms, raw fetch {:.0} ms ({:.2}x), heap {:.1} MB, DOM rows {}",
+            i + 1, run.first_row_ms, run.all_rows_ms, run.raw_fetch_ms, run.all_rows_ms / run.raw_fetch_ms, run.heap_mb, run.dom_rows
         );
         results.push(run);
     }

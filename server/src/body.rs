@@ -80,7 +80,7 @@ where
                 Some(Err(error)) => {
                     tracker.rows_read(encoder.rows() - counted);
                     tracing::warn!(rows = encoder.rows(), %error, "stream failed after its status line");
-                    encoder.error(&AppError::Database(clone_for_frame(&error)).body());
+                    encoder.error(&AppError::database_body(&error));
                     if encoder.pending() > 0 {
                         yield Ok(encoder.take());
                         // hyper drops its unsent buffer when a body errors: give it a moment to
@@ -109,11 +109,6 @@ where
         }
     };
     Ok(response(format, Body::from_stream(chunks), true))
-}
-
-/// The error frame only needs the message; sqlx errors are not `Clone`.
-fn clone_for_frame(error: &sqlx::Error) -> sqlx::Error {
-    sqlx::Error::Protocol(error.to_string())
 }
 
 /// Collects every row, encodes them all, then sends one body with a `Content-Length`.

@@ -103,7 +103,7 @@ impl From<&DatabaseArgs> for Layer {
         Layer {
             database_url: args.database_url.clone(),
             pool_size: args.pool_size,
-            acquire_timeout: args.acquire_timeout.map(Into::into),
+            acquire_timeout: args.acquire_timeout,
             pg_read: args.pg_read,
             ..Layer::default()
         }

@@ -64,7 +64,9 @@ pub struct Layer {
     pub database_url: Option<String>,
     pub jwt_secret: Option<String>,
     pub pool_size: Option<u32>,
-    pub acquire_timeout: Option<humantime_serde_duration::Duration>,
+    /// "5s", "250ms" in the file.
+    #[serde(default, with = "humantime_serde")]
+    pub acquire_timeout: Option<Duration>,
     pub batch_size: Option<u32>,
     pub dist: Option<PathBuf>,
     pub seed_rows: Option<u64>,
@@ -99,7 +101,7 @@ impl Config {
             database_url: high.database_url.or(low.database_url).unwrap_or(d.database_url),
             jwt_secret: high.jwt_secret.or(low.jwt_secret).filter(|s| !s.is_empty()),
             pool_size: high.pool_size.or(low.pool_size).unwrap_or(d.pool_size),
-            acquire_timeout: high.acquire_timeout.or(low.acquire_timeout).map(Into::into).unwrap_or(d.acquire_timeout),
+            acquire_timeout: high.acquire_timeout.or(low.acquire_timeout).unwrap_or(d.acquire_timeout),
             batch_size: high.batch_size.or(low.batch_size).unwrap_or(d.batch_size),
             dist: high.dist.or(low.dist).unwrap_or(d.dist),
             seed_rows: high.seed_rows.or(low.seed_rows).unwrap_or(d.seed_rows),
@@ -132,33 +134,6 @@ impl Config {
 fn read_layer(path: &Path) -> Result<Layer, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
     toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.into(), source })
-}
-
-/// A `Duration` written as "5s", "250ms" in the TOML file.
-pub mod humantime_serde_duration {
-    use serde::{Deserialize, Deserializer};
-
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct Duration(pub std::time::Duration);
-
-    impl From<std::time::Duration> for Duration {
-        fn from(d: std::time::Duration) -> Self {
-            Duration(d)
-        }
-    }
-
-    impl From<Duration> for std::time::Duration {
-        fn from(d: Duration) -> Self {
-            d.0
-        }
-    }
-
-    impl<'de> Deserialize<'de> for Duration {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            let text = String::deserialize(deserializer)?;
-            humantime::parse_duration(&text).map(Duration).map_err(serde::de::Error::custom)
-        }
-    }
 }
 
 #[cfg(test)]

@@ -45,8 +45,14 @@ impl AppError {
             AppError::NotAcceptable => ErrorBody::new(ErrorCode::NotAcceptable, self.to_string()),
             AppError::NotFound(_) => ErrorBody::new(ErrorCode::NotFound, self.to_string()),
             AppError::DatabaseBusy => ErrorBody::new(ErrorCode::DatabaseBusy, self.to_string()),
-            AppError::Database(_) => ErrorBody::new(ErrorCode::DatabaseError, self.to_string()),
+            AppError::Database(error) => Self::database_body(error),
         }
+    }
+
+    /// The body for a database failure, also written as the error frame of a stream that
+    /// breaks after its status line (when the error can no longer become a response).
+    pub fn database_body(error: &sqlx::Error) -> ErrorBody {
+        ErrorBody::new(ErrorCode::DatabaseError, format!("database error: {error}"))
     }
 }
 

@@ -12,7 +12,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ErrorBody, Message};
+use crate::canonical::canonical_row;
+use crate::{ErrorBody, Message, MessageRef};
 
 /// The trailer line `{"end":{"rows":N}}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,10 +32,11 @@ impl StreamEnd {
     }
 }
 
-/// One decoded NDJSON line.
+/// One decoded NDJSON line; `R` is the row type: [`Message`], or [`MessageRef`] borrowed
+/// from the line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Frame {
-    Row(Message),
+pub enum Frame<R = Message> {
+    Row(R),
     End { rows: u64 },
     Error(ErrorBody),
 }
@@ -43,11 +45,23 @@ pub enum Frame {
 #[error("malformed stream line: {0}")]
 pub struct FrameError(#[from] serde_json::Error);
 
-/// Decodes one line (without its `\n`). Rows are recognised by their first key, so the
-/// common case is a single typed parse with no intermediate `Value`.
+/// Decodes one line (without its `\n`) into owned values.
 pub fn parse_line(line: &[u8]) -> Result<Frame, FrameError> {
+    Ok(match parse_line_borrowed(line)? {
+        Frame::Row(row) => Frame::Row(row.into_owned()),
+        Frame::End { rows } => Frame::End { rows },
+        Frame::Error(body) => Frame::Error(body),
+    })
+}
+
+/// Decodes one line (without its `\n`), borrowing row text from it. Rows are recognised by
+/// their first key; a row in the server's canonical form takes the fast path
+/// ([`crate::canonical`]), anything else one typed serde parse with no intermediate `Value`.
+pub fn parse_line_borrowed(line: &[u8]) -> Result<Frame<MessageRef<'_>>, FrameError> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if line.starts_with(b"{\"end\"") {
+    if let Some(row) = canonical_row(line) {
+        Ok(Frame::Row(row))
+    } else if line.starts_with(b"{\"end\"") {
         let end: StreamEnd = serde_json::from_slice(line)?;
         Ok(Frame::End { rows: end.end.rows })
     } else if line.starts_with(b"{\"error\"") {

@@ -8,9 +8,11 @@
 //! - [`timestamp`]: [`Timestamp`], microseconds since the Unix epoch, written as RFC 3339 UTC.
 //! - [`frame`]: the NDJSON stream grammar: row lines, the `{"end":…}` trailer and the
 //!   `{"error":…}` frame, and [`frame::parse_line`] to read them back.
+//! - [`canonical`]: the fast path for row lines in the exact form the server writes.
 //! - [`error`]: the JSON error body every 4xx/5xx carries, with its stable [`ErrorCode`].
 //! - [`query`]: the `/api/messages` parameters ([`Format`], [`Mode`], [`MessagesQuery`]).
 
+mod canonical;
 pub mod error;
 pub mod frame;
 pub mod message;
@@ -18,7 +20,7 @@ pub mod query;
 pub mod timestamp;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
-pub use frame::{parse_line, Frame, FrameError, StreamEnd};
-pub use message::Message;
+pub use frame::{parse_line, parse_line_borrowed, Frame, FrameError, StreamEnd};
+pub use message::{Message, MessageRef};
 pub use query::{Format, MessagesQuery, Mode, BATCH_MAX};
 pub use timestamp::{Timestamp, TimestampError};

@@ -15,6 +15,22 @@ use tokio::sync::oneshot;
 
 pub const SECRET: &str = "integration-test-secret";
 
+/// Polls `check` every `interval` until it holds (true) or `timeout` passes (false).
+pub async fn eventually<F, Fut>(timeout: Duration, interval: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(interval).await;
+    }
+    false
+}
+
 pub fn postgres_base_url() -> String {
     std::env::var("ROWSTREAM_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }

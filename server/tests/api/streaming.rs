@@ -1,27 +1,11 @@
 //! How the stream behaves under load and failure: backpressure, client disconnects, a
 //! database that dies mid-stream, an exhausted pool.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sqlx::Connection as _;
 
 use crate::helpers::*;
-
-/// Polls `check` until it holds or `timeout` passes.
-async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
 
 async fn running_queries(db: &TestDb) -> i64 {
     let schema = db.schema.clone().expect("postgres");
@@ -61,12 +45,12 @@ async fn a_client_that_leaves_stops_the_query() {
     let app = spawn_app(Backend::Postgres, 300_000).await;
     let mut raw = app.raw("/api/messages", Some(4096)).await;
     assert!(matches!(raw.next_chunk().await, ChunkEvent::Chunk(_)));
-    assert!(eventually(Duration::from_secs(5), || async { running_queries(&app.db).await == 1 }).await,
+    assert!(eventually(Duration::from_secs(5), Duration::from_millis(50), || async { running_queries(&app.db).await == 1 }).await,
         "the query runs while the client reads");
     drop(raw);
-    assert!(eventually(Duration::from_secs(5), || async { running_queries(&app.db).await == 0 }).await,
+    assert!(eventually(Duration::from_secs(5), Duration::from_millis(50), || async { running_queries(&app.db).await == 0 }).await,
         "the query must stop when the client goes away");
-    assert!(eventually(Duration::from_secs(5), || async { app.metric("rowstream_streams_cancelled_total").await == 1 }).await);
+    assert!(eventually(Duration::from_secs(5), Duration::from_millis(50), || async { app.metric("rowstream_streams_cancelled_total").await == 1 }).await);
     assert!(app.metric("rowstream_rows_read_total").await < 300_000);
     // The pool recovers: the next request is served in full.
     let (_, body) = app.body("/api/messages?limit=10").await;
@@ -96,7 +80,7 @@ async fn a_database_failure_mid_stream_never_looks_complete() {
         let last = body.lines().last().unwrap_or("");
         assert!(last.starts_with("{\"error\":{\"code\":\"database_error\""), "{backend:?}: last line {last:?}");
         assert!(!body.contains("{\"end\""), "{backend:?}: no trailer on a failed stream");
-        assert!(eventually(Duration::from_secs(5), || async { app.metric("rowstream_streams_failed_total").await == 1 }).await);
+        assert!(eventually(Duration::from_secs(5), Duration::from_millis(50), || async { app.metric("rowstream_streams_failed_total").await == 1 }).await);
     }
 }
 
@@ -116,7 +100,7 @@ async fn an_exhausted_pool_answers_503() {
     let body: shared::ErrorBody = response.json().await.unwrap();
     assert_eq!(body.error.code, shared::ErrorCode::DatabaseBusy);
     drop(hog);
-    assert!(eventually(Duration::from_secs(5), || async {
+    assert!(eventually(Duration::from_secs(5), Duration::from_millis(50), || async {
         app.get("/api/messages?limit=1").send().await.map(|r| r.status() == 200).unwrap_or(false)
     })
     .await);
