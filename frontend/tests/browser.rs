@@ -15,7 +15,7 @@ use frontend::store::RowStore;
 use frontend::stream::{self, next_frame, FetchError};
 use frontend::table::RowTable;
 use leptos::prelude::*;
-use shared::{Message, StreamEnd, Timestamp};
+use shared::{Message, MessageRef, StreamEnd, Timestamp};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::{AbortController, Blob, BlobPropertyBag, HtmlElement, Url};
@@ -102,7 +102,7 @@ async fn table_renders_only_visible_rows_past_the_browser_height_limit() {
     const ROWS: usize = 1_300_000;
     let mut rows = RowStore::new();
     for id in 1..=ROWS as i64 {
-        rows.push(&Message { id, sender: "s".into(), body: "b".into(), created_at: Timestamp(id) });
+        rows.push(&MessageRef { id, sender: "s".into(), body: "b".into(), created_at: Timestamp(id) });
     }
     let store = StoredValue::new_local(rows);
     let count = RwSignal::new(ROWS);

@@ -8,7 +8,7 @@
 //! the same run and prints the ratios against the targets.
 //!
 //! Options (after `--`): `--rows N` (default 500000), `--big-rows N` (5000000, 0 to skip),
-//! `--runs N` (7), `--big-runs N` (3). `ROWSTREAM_BENCH_DATABASE_URL` names the server
+//! `--runs N` (15), `--big-runs N` (3). `ROWSTREAM_BENCH_DATABASE_URL` names the server
 //! (default postgres://postgres@127.0.0.1:5432/postgres).
 
 mod common;
@@ -30,7 +30,7 @@ fn options() -> Options {
     Options {
         rows: arg("--rows").unwrap_or(500_000),
         big_rows: arg("--big-rows").unwrap_or(5_000_000),
-        runs: arg("--runs").unwrap_or(7),
+        runs: arg("--runs").unwrap_or(15),
         big_runs: arg("--big-runs").unwrap_or(3),
         admin_url: common::admin_url(),
     }
@@ -99,6 +99,10 @@ async fn measure(url: &str, rows: u64, runs: usize) -> anyhow::Result<Vec<Row>> 
         for _ in 0..runs {
             measured.push(fetch(&client, &format!("{base}{path}"), &token).await?);
         }
+        if std::env::var_os("ROWSTREAM_BENCH_VERBOSE").is_some() {
+            let ttfbs: Vec<String> = measured.iter().map(|r| format!("{:.2}", r.ttfb_ms)).collect();
+            eprintln!("{name}: TTFB per run (ms): {}", ttfbs.join(" "));
+        }
         out.push(Row {
             rows,
             name,
@@ -137,7 +141,7 @@ fn verdict(ok: bool) -> &'static str {
     }
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let o = options();
     let mut table = Vec::new();

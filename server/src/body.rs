@@ -21,6 +21,9 @@ use crate::encode::{BodyFormat, Encoder};
 use crate::error::AppError;
 use crate::metrics::{Metrics, StreamOutcome, StreamTracker};
 
+/// How long a stream pauses after sending its first row, before the bulk (see `streamed`).
+const FIRST_ROW_HEADSTART: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// How long a failed stream waits between its error frame and the abort.
 const ERROR_FRAME_GRACE: std::time::Duration = std::time::Duration::from_millis(50);
 
@@ -69,10 +72,16 @@ where
                         tracker.bytes_sent(chunk.len());
                         yield Ok(chunk);
                         if flush_at == 1 {
-                            // hyper flushes its write buffer only when the body is pending or
-                            // the buffer is full; without this the first row would wait for
-                            // a few hundred KB of later rows.
-                            tokio::task::yield_now().await;
+                            // Two reasons to pause here. hyper flushes its write buffer only
+                            // when the body is pending (or the buffer is full): without a
+                            // pending poll the first row would wait for a few hundred KB of
+                            // later rows. And the next thing this task does is read and encode
+                            // at full speed while the database does the same: on a host whose
+                            // cores the client shares (a local viewer, a sidecar) that kept
+                            // the client from running to take the first row for 2-3 ms. A
+                            // short pause lets it run first; the whole stream loses about as
+                            // much (see README, "Benchmark").
+                            tokio::time::sleep(FIRST_ROW_HEADSTART).await;
                         }
                         flush_at += batch;
                     }

@@ -6,6 +6,7 @@
 //! status line was already sent.
 
 use bytes::Bytes;
+use shared::canonical;
 use shared::message::COLUMNS;
 use shared::{ErrorBody, Format, Message, StreamEnd};
 
@@ -64,7 +65,7 @@ impl Encoder {
         let buf = &mut self.buf;
         match self.format {
             BodyFormat::Api(Format::Ndjson) => {
-                write_json(buf, row);
+                canonical::write_row(buf, row);
                 buf.push(b'\n');
             }
             BodyFormat::Api(Format::Json) => {
@@ -72,7 +73,7 @@ impl Encoder {
                     buf.push(b',');
                 }
                 buf.push(b'\n');
-                write_json(buf, row);
+                canonical::write_row(buf, row);
             }
             BodyFormat::Api(Format::Csv) => {
                 if let Some(csv) = &mut self.csv {

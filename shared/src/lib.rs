@@ -8,11 +8,12 @@
 //! - [`timestamp`]: [`Timestamp`], microseconds since the Unix epoch, written as RFC 3339 UTC.
 //! - [`frame`]: the NDJSON stream grammar: row lines, the `{"end":…}` trailer and the
 //!   `{"error":…}` frame, and [`frame::parse_line`] to read them back.
-//! - [`canonical`]: the fast path for row lines in the exact form the server writes.
+//! - [`canonical`]: the row line in the exact form the server writes: written and read
+//!   fast, checked against serde_json.
 //! - [`error`]: the JSON error body every 4xx/5xx carries, with its stable [`ErrorCode`].
 //! - [`query`]: the `/api/messages` parameters ([`Format`], [`Mode`], [`MessagesQuery`]).
 
-mod canonical;
+pub mod canonical;
 pub mod error;
 pub mod frame;
 pub mod message;
