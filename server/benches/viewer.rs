@@ -101,8 +101,11 @@ async fn main() -> anyhow::Result<()> {
     println!("\nrowstream viewer benchmark: headless Chromium, {rows} rows from PostgreSQL, medians of {runs} fresh sessions");
     println!("  time to first row painted after Start = {first:.1} ms  (target <= 50 ms)  {}", verdict(first <= 50.0));
     println!("  time to all rows counted = {all:.0} ms; raw fetch().arrayBuffer() of the same body = {raw:.0} ms");
-    println!("  all rows / raw fetch = {:.2}x  (target <= 1.5x)  {}", all / raw, verdict(all / raw <= 1.5));
-    println!("  (median of the per-run ratios, each run's pair from one session: {:.2}x)", m(|r| r.all_rows_ms / r.raw_fetch_ms));
+    // Each session's two times are a pair measured back to back, so their ratio cancels
+    // what differs between sessions; its median is the verdict.
+    let paired = m(|r| r.all_rows_ms / r.raw_fetch_ms);
+    println!("  all rows / raw fetch, median of the per-session ratios = {paired:.2}x  (target <= 1.5x)  {}", verdict(paired <= 1.5));
+    println!("  (ratio of the two medians above: {:.2}x)", all / raw);
     println!("  JS heap at the end = {heap:.1} MB  (target <= 150 MB)  {}", verdict(heap <= 150.0));
     println!("  DOM rows = {dom:.0}  (target <= 200)  {}", verdict(dom <= 200.0));
     drop(server);
