@@ -29,6 +29,19 @@ fn request(mode: Mode, limit: &str, batch: &str) -> Result<RunRequest, String> {
     Ok(RunRequest { mode, limit, batch })
 }
 
+/// One choice of the Stream / Standard switch.
+#[component]
+fn ModeOption(mode: RwSignal<Mode>, value: Mode, testid: &'static str, label: &'static str, title: &'static str) -> impl IntoView {
+    view! {
+        <label title=title>
+            <input type="radio" name="mode" data-testid=testid
+                prop:checked=move || mode.get() == value
+                on:change=move |_| mode.set(value) />
+            <span>{label}</span>
+        </label>
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     let token = RwSignal::new(token::load());
@@ -62,18 +75,10 @@ pub fn App() -> impl IntoView {
                 <h1>"rowstream"</h1>
                 <form class="controls" on:submit=start>
                     <div class="segmented" role="radiogroup" aria-label="Response mode">
-                        <label title="Rows are sent as the database reads them">
-                            <input type="radio" name="mode" data-testid="mode-stream"
-                                prop:checked=move || mode.get() == Mode::Stream
-                                on:change=move |_| mode.set(Mode::Stream) />
-                            <span>"Stream"</span>
-                        </label>
-                        <label title="The server builds the whole body first (mode=buffered)">
-                            <input type="radio" name="mode" data-testid="mode-standard"
-                                prop:checked=move || mode.get() == Mode::Buffered
-                                on:change=move |_| mode.set(Mode::Buffered) />
-                            <span>"Standard"</span>
-                        </label>
+                        <ModeOption mode value=Mode::Stream testid="mode-stream" label="Stream"
+                            title="Rows are sent as the database reads them" />
+                        <ModeOption mode value=Mode::Buffered testid="mode-standard" label="Standard"
+                            title="The server builds the whole body first (mode=buffered)" />
                     </div>
                     // `change` as well as `input`: clearing a field programmatically (autofill,
                     // WebDriver's clear) fires only `change`.
