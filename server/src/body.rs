@@ -74,13 +74,13 @@ where
                         if flush_at == 1 {
                             // Two reasons to pause here. hyper flushes its write buffer only
                             // when the body is pending (or the buffer is full): without a
-                            // pending poll the first row would wait for a few hundred KB of
-                            // later rows. And the next thing this task does is read and encode
-                            // at full speed while the database does the same: on a host whose
-                            // cores the client shares (a local viewer, a sidecar) that kept
-                            // the client from running to take the first row for 2-3 ms. A
-                            // short pause lets it run first; the whole stream loses about as
-                            // much (see README, "Benchmark").
+                            // pending poll the first row could wait for a few hundred KB of
+                            // later rows. And the next poll starts the bulk query (see
+                            // `db::rows::stream_rows`), after which this task and the database
+                            // read and encode at full speed: on a host whose cores the client
+                            // shares (a local viewer, a sidecar) that can keep the client from
+                            // running to take the first row for 2-3 ms. The pause lets it
+                            // run first; the whole stream loses about as much.
                             tokio::time::sleep(FIRST_ROW_HEADSTART).await;
                         }
                         flush_at += batch;

@@ -33,6 +33,7 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let db = Database::connect(&config)?;
         db.prepare().await?;
+        db.warm_up().await;
         if db.is_embedded() && config.seed_rows > 0 && db.is_empty().await? {
             tracing::info!(rows = config.seed_rows, "empty embedded database: seeding it (first start only)");
             seed::seed(&db, config.seed_rows).await?;

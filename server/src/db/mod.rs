@@ -21,6 +21,9 @@ use crate::config::Config;
 /// (`?application_name=`) or `PGAPPNAME` names them otherwise.
 pub const APPLICATION_NAME: &str = "rowstream";
 
+/// PostgreSQL connections the pool keeps open while idle (at most the pool size).
+const WARM_CONNECTIONS: u32 = 2;
+
 /// How PostgreSQL rows are read: binary `COPY … TO STDOUT` (fast) or sqlx `fetch` (for
 /// servers that speak the protocol without binary COPY; also chosen automatically when a
 /// COPY is refused).
@@ -82,6 +85,11 @@ impl Database {
             }
             let pool = PgPoolOptions::new()
                 .max_connections(config.pool_size)
+                // Opened in the background at start and kept: a request never waits for
+                // PostgreSQL to start a backend (2-4 ms), even the one that arrives while the
+                // previous request's connection is still being checked on its way back
+                // (sqlx pings every connection it returns to the pool).
+                .min_connections(config.pool_size.min(WARM_CONNECTIONS))
                 .acquire_timeout(config.acquire_timeout)
                 // No ping per request: a dead connection fails the query, which says so.
                 .test_before_acquire(false)
@@ -92,6 +100,12 @@ impl Database {
                         // (other PostgreSQL-protocol databases) just keep their default.
                         if let Err(error) = sqlx::query("SET jit = off").execute(&mut *conn).await {
                             tracing::debug!(%error, "could not turn JIT off");
+                        }
+                        // A new backend loads the catalog entries of the row query on first
+                        // use (~1 ms): load them now, not in some request's first byte.
+                        // Before `messages` exists this fails, harmlessly.
+                        if let Err(error) = sqlx::query(rows::PRIME_SQL).persistent(false).execute(&mut *conn).await {
+                            tracing::debug!(%error, "could not prime the row query");
                         }
                         Ok(())
                     })
@@ -144,6 +158,19 @@ impl Database {
                 sqlx::query_scalar("SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'messages'")
                     .fetch_one(pool)
                     .await
+            }
+        }
+    }
+
+    /// Opens the pool's warm connections now instead of during the first requests: sqlx
+    /// keeps `min_connections` open once it has them but a lazy pool does not open them.
+    /// A failure is only logged; requests then open connections as they need them.
+    pub async fn warm_up(&self) {
+        if let Database::Postgres(pool, _) = self {
+            let wanted = pool.options().get_min_connections();
+            let opened = futures_util::future::join_all((0..wanted).map(|_| pool.acquire())).await;
+            if let Some(Err(error)) = opened.into_iter().find(Result::is_err) {
+                tracing::warn!(%error, "could not open the warm connections");
             }
         }
     }

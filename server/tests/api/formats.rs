@@ -65,6 +65,11 @@ async fn after_and_limit_are_exact() {
             ("after=-7&limit=2", 1..=2),
             ("limit=0", 1..=0),
             ("after=999&limit=1002", 1000..=2001),
+            // The first row has a query of its own: streams that end with it or right after.
+            ("limit=1", 1..=1),
+            ("after=2999", 3000..=3000),
+            ("after=2998&limit=1", 2999..=2999),
+            ("after=2998&limit=9", 2999..=3000),
         ] {
             for mode in ["stream", "buffered"] {
                 let (_, body) = app.body(&format!("/api/messages?{query}&mode={mode}")).await;
