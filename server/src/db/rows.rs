@@ -33,6 +33,7 @@ macro_rules! postgres_select {
     };
 }
 const POSTGRES_SELECT: &str = postgres_select!();
+
 /// Plans (without running) the row query, which loads every catalog entry it needs.
 pub(crate) const PRIME_SQL: &str = concat!("EXPLAIN ", postgres_select!(), " WHERE id > 0 ORDER BY id LIMIT 1");
 const SQLITE_SQL: &str = "SELECT id, sender, body, created_at FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2";
@@ -58,21 +59,24 @@ pub fn stream_rows(
     let limit = range.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
     async_stream::try_stream! {
         let mut connection = CloseUnlessFinished::new(connection);
-        let mut last_id = None;
+        let mut first_id = None;
         if limit != Some(0) {
             let head = read_rows(connection.get_mut(), after, Some(1));
             futures_util::pin_mut!(head);
             while let Some(row) = head.try_next().await? {
-                last_id = Some(row.id);
+                first_id = Some(row.id);
                 yield row;
             }
         }
+        // Rows still wanted after the first (`None`: all of them).
         let rest = limit.map(|l| l - 1);
-        if let (Some(after), false) = (last_id, rest == Some(0)) {
-            let bulk = read_rows(connection.get_mut(), after, rest);
-            futures_util::pin_mut!(bulk);
-            while let Some(row) = bulk.try_next().await? {
-                yield row;
+        if let Some(first_id) = first_id {
+            if rest != Some(0) {
+                let bulk = read_rows(connection.get_mut(), first_id, rest);
+                futures_util::pin_mut!(bulk);
+                while let Some(row) = bulk.try_next().await? {
+                    yield row;
+                }
             }
         }
         connection.finished();
