@@ -85,7 +85,7 @@ impl Database {
             }
             let pool = PgPoolOptions::new()
                 .max_connections(config.pool_size)
-                // Opened in the background at start and kept: a request never waits for
+                // Opened at start (`warm_up`) and kept: a request never waits for
                 // PostgreSQL to start a backend (2-4 ms), even the one that arrives while the
                 // previous request's connection is still being checked on its way back
                 // (sqlx pings every connection it returns to the pool).
