@@ -91,7 +91,9 @@ fn chart(bars: Vec<Bar>, comparison: Comparison) -> impl IntoView {
     let bar_area = WIDTH - LABEL_W - VALUE_W;
     let height = 4.0 * (BAR_H + GAP) + GROUP_GAP;
     let rows_note = match (comparison.stream, comparison.standard) {
-        (Some(s), Some(b)) if s.rows != b.rows => format!("Different row counts: {} vs {}.", s.rows, b.rows),
+        (Some(s), Some(b)) if s.rows != b.rows => {
+            format!("Different row counts: {} vs {}.", s.rows, b.rows)
+        }
         _ => String::new(),
     };
     let shapes = bars

@@ -81,7 +81,9 @@ pub fn RowTable(
     });
 
     let on_scroll = move |_| {
-        let Some(el) = scroll_ref.get_untracked() else { return };
+        let Some(el) = scroll_ref.get_untracked() else {
+            return;
+        };
         let top = f64::from(el.scroll_top());
         let previous = last_top.get_value();
         last_top.set_value(top);
@@ -97,7 +99,9 @@ pub fn RowTable(
 
     let visible_rows = move || {
         let (_, w) = window.get();
-        store.with_value(|store| (w.start..w.end).filter_map(|i| store.get(i).map(|row| row_view(i, row, true))).collect_view())
+        store.with_value(|store| {
+            (w.start..w.end).filter_map(|i| store.get(i).map(|row| row_view(i, row, true))).collect_view()
+        })
     };
 
     view! {

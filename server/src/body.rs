@@ -17,7 +17,7 @@ use axum::response::Response;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use shared::Message;
 
-use crate::encode::{BodyFormat, Encoder};
+use crate::encode::{BodyFormat, ChunkEncoder, Encoder};
 use crate::error::AppError;
 use crate::metrics::{Metrics, StreamOutcome, StreamTracker};
 
@@ -36,7 +36,7 @@ const ROW_BYTES_ESTIMATE: usize = 160;
 #[error("stream aborted after {rows} rows: {source}")]
 pub struct StreamAborted {
     rows: u64,
-    source: sqlx::Error,
+    source: AppError,
 }
 
 /// Streams `rows` as they come. The query's first row (or its error) is awaited before the
@@ -44,6 +44,21 @@ pub struct StreamAborted {
 pub async fn streamed<S>(rows: S, format: BodyFormat, batch: u32, metrics: Arc<Metrics>) -> Result<Response, AppError>
 where
     S: Stream<Item = Result<Message, sqlx::Error>> + Send + 'static,
+{
+    streamed_with(rows, |capacity| Encoder::new(format, capacity), batch, metrics).await
+}
+
+/// [`streamed`] for any row stream and encoder: `encoder(capacity)` makes the encoder.
+pub async fn streamed_with<S, E, X>(
+    rows: S,
+    encoder: impl FnOnce(usize) -> E,
+    batch: u32,
+    metrics: Arc<Metrics>,
+) -> Result<Response, AppError>
+where
+    E: ChunkEncoder,
+    X: Into<AppError> + Send + 'static,
+    S: Stream<Item = Result<E::Item, X>> + Send + 'static,
 {
     let tracker = StreamTracker::start(metrics);
     let mut rows = Box::pin(rows);
@@ -54,9 +69,10 @@ where
         }
         first => first,
     };
+    let mut encoder = encoder(batch as usize * ROW_BYTES_ESTIMATE);
+    let content_type = encoder.content_type();
     let batch = batch as u64;
     let chunks = async_stream::stream! {
-        let mut encoder = Encoder::new(format, batch as usize * ROW_BYTES_ESTIMATE);
         encoder.begin();
         let mut next = first;
         let mut flush_at = 1; // the first row goes out alone; then whole batches
@@ -64,7 +80,7 @@ where
         loop {
             match next {
                 Some(Ok(row)) => {
-                    encoder.row(&row);
+                    encoder.item(&row);
                     if encoder.rows() == flush_at {
                         tracker.rows_read(encoder.rows() - counted);
                         counted = encoder.rows();
@@ -87,9 +103,10 @@ where
                     }
                 }
                 Some(Err(error)) => {
+                    let error: AppError = error.into();
                     tracker.rows_read(encoder.rows() - counted);
                     tracing::warn!(rows = encoder.rows(), %error, "stream failed after its status line");
-                    encoder.error(&AppError::database_body(&error));
+                    encoder.error(&error.body());
                     if encoder.pending() > 0 {
                         yield Ok(encoder.take());
                         // hyper drops its unsent buffer when a body errors: give it a moment to
@@ -117,7 +134,7 @@ where
             next = rows.next().await;
         }
     };
-    Ok(response(format, Body::from_stream(chunks), true))
+    Ok(response(content_type, Body::from_stream(chunks), true))
 }
 
 /// Collects every row, encodes them all, then sends one body with a `Content-Length`.
@@ -125,31 +142,48 @@ pub async fn buffered<S>(rows: S, format: BodyFormat, metrics: Arc<Metrics>) -> 
 where
     S: Stream<Item = Result<Message, sqlx::Error>> + Send + 'static,
 {
+    buffered_with(rows, |capacity| Encoder::new(format, capacity), metrics).await
+}
+
+/// [`buffered`] for any row stream and encoder; the encoder's final headers (a `next`
+/// token) are sent with the body.
+pub async fn buffered_with<S, E, X>(
+    rows: S,
+    encoder: impl FnOnce(usize) -> E,
+    metrics: Arc<Metrics>,
+) -> Result<Response, AppError>
+where
+    E: ChunkEncoder,
+    X: Into<AppError> + Send + 'static,
+    S: Stream<Item = Result<E::Item, X>> + Send + 'static,
+{
     let tracker = StreamTracker::start(metrics);
-    let rows: Vec<Message> = match rows.try_collect().await {
+    let rows: Vec<E::Item> = match rows.try_collect().await {
         Ok(rows) => rows,
         Err(error) => {
             tracker.finish(StreamOutcome::Failed);
             return Err(error.into());
         }
     };
-    tracker.rows_read(rows.len() as u64);
-    let mut encoder = Encoder::new(format, rows.len() * ROW_BYTES_ESTIMATE);
+    let mut encoder = encoder(rows.len() * ROW_BYTES_ESTIMATE);
     encoder.begin();
-    rows.iter().for_each(|row| encoder.row(row));
+    rows.iter().for_each(|row| encoder.item(row));
     drop(rows);
+    tracker.rows_read(encoder.rows());
     encoder.end();
     let body = encoder.take();
     tracker.bytes_sent(body.len());
     tracker.finish(StreamOutcome::Completed);
-    Ok(response(format, Body::from(body), false))
+    let mut response = response(encoder.content_type(), Body::from(body), false);
+    response.headers_mut().extend(encoder.final_headers());
+    Ok(response)
 }
 
-fn response(format: BodyFormat, body: Body, streamed: bool) -> Response {
+fn response(content_type: &'static str, body: Body, streamed: bool) -> Response {
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     if streamed {

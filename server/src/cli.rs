@@ -11,7 +11,11 @@ use crate::config::Layer;
 use crate::db::PgRead;
 
 #[derive(Debug, Parser)]
-#[command(name = "rowstream", version, about = "Stream large SQL results to browsers and HTTP clients as they are read")]
+#[command(
+    name = "rowstream",
+    version,
+    about = "Stream large SQL results to browsers and HTTP clients as they are read"
+)]
 pub struct Cli {
     /// TOML settings file; flags and environment variables override it.
     /// Default: ./rowstream.toml when it exists.
@@ -71,6 +75,16 @@ pub struct ServeArgs {
     /// [default: 500000].
     #[arg(long, env = "ROWSTREAM_SEED_ROWS")]
     pub seed_rows: Option<u64>,
+    /// PostgreSQL schemas whose tables and views are served, comma-separated; relations
+    /// of the first are named bare, the others `schema.name` [default: public].
+    #[arg(long, env = "ROWSTREAM_SCHEMAS", value_delimiter = ',')]
+    pub schemas: Option<Vec<String>>,
+    /// Globs: serve only relations whose name matches one, comma-separated [default: all].
+    #[arg(long, env = "ROWSTREAM_EXPOSE", value_delimiter = ',')]
+    pub expose: Option<Vec<String>>,
+    /// Globs: never serve relations whose name matches one, comma-separated.
+    #[arg(long, env = "ROWSTREAM_HIDE", value_delimiter = ',')]
+    pub hide: Option<Vec<String>>,
     #[command(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]
@@ -117,6 +131,9 @@ impl From<&ServeArgs> for Layer {
             batch_size: args.batch_size,
             dist: args.dist.clone(),
             seed_rows: args.seed_rows,
+            schemas: args.schemas.clone(),
+            expose: args.expose.clone(),
+            hide: args.hide.clone(),
             jwt_secret: args.secret.jwt_secret.clone(),
             ..Layer::from(&args.database)
         }

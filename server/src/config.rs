@@ -12,6 +12,9 @@
 //! dist = "dist"
 //! seed_rows = 500000
 //! pg_read = "copy"        # or "fetch"
+//! schemas = ["public"]    # PostgreSQL schemas whose relations are served
+//! expose = ["*"]          # globs: relations served (default: all)
+//! hide = ["audit_*"]      # globs: relations never served
 //! ```
 
 use std::net::SocketAddr;
@@ -22,6 +25,7 @@ use serde::Deserialize;
 use shared::BATCH_MAX;
 
 use crate::db::PgRead;
+use crate::introspect::CatalogSettings;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://rowstream.db";
 pub const DEFAULT_CONFIG_FILE: &str = "rowstream.toml";
@@ -38,6 +42,8 @@ pub struct Config {
     pub dist: PathBuf,
     pub seed_rows: u64,
     pub pg_read: PgRead,
+    /// Which relations are served (`schemas`, `expose`, `hide`).
+    pub catalog: CatalogSettings,
 }
 
 impl Default for Config {
@@ -52,6 +58,7 @@ impl Default for Config {
             dist: PathBuf::from("dist"),
             seed_rows: 500_000,
             pg_read: PgRead::default(),
+            catalog: CatalogSettings::default(),
         }
     }
 }
@@ -71,6 +78,9 @@ pub struct Layer {
     pub dist: Option<PathBuf>,
     pub seed_rows: Option<u64>,
     pub pg_read: Option<PgRead>,
+    pub schemas: Option<Vec<String>>,
+    pub expose: Option<Vec<String>>,
+    pub hide: Option<Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +116,11 @@ impl Config {
             dist: high.dist.or(low.dist).unwrap_or(d.dist),
             seed_rows: high.seed_rows.or(low.seed_rows).unwrap_or(d.seed_rows),
             pg_read: high.pg_read.or(low.pg_read).unwrap_or(d.pg_read),
+            catalog: CatalogSettings {
+                schemas: high.schemas.or(low.schemas).unwrap_or(d.catalog.schemas),
+                expose: high.expose.or(low.expose).unwrap_or(d.catalog.expose),
+                hide: high.hide.or(low.hide).unwrap_or(d.catalog.hide),
+            },
         };
         config.validate()?;
         Ok(config)
@@ -118,6 +133,10 @@ impl Config {
         if !(1..=BATCH_MAX).contains(&self.batch_size) {
             return Err(ConfigError::Invalid(format!("batch_size must be between 1 and {BATCH_MAX}")));
         }
+        if self.catalog.schemas.is_empty() {
+            return Err(ConfigError::Invalid("schemas must name at least one schema".into()));
+        }
+        crate::introspect::validate(&self.catalog).map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if !(self.database_url.starts_with("sqlite:")
             || self.database_url.starts_with("postgres://")
             || self.database_url.starts_with("postgresql://"))
@@ -142,10 +161,9 @@ mod tests {
 
     #[test]
     fn flags_beat_the_file_and_the_file_beats_defaults() {
-        let file: Layer = toml::from_str(
-            "addr = \"127.0.0.1:9000\"\nbatch_size = 50\nacquire_timeout = \"250ms\"\npool_size = 3",
-        )
-        .unwrap();
+        let file: Layer =
+            toml::from_str("addr = \"127.0.0.1:9000\"\nbatch_size = 50\nacquire_timeout = \"250ms\"\npool_size = 3")
+                .unwrap();
         let cli = Layer { batch_size: Some(7), ..Layer::default() };
         let config = Config::from_layers(cli, file).unwrap();
         assert_eq!(config.batch_size, 7);

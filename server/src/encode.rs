@@ -5,6 +5,7 @@
 //! an end (trailer, `]`); some can also write an error frame that a client can read after the
 //! status line was already sent.
 
+use axum::http::{HeaderName, HeaderValue};
 use bytes::Bytes;
 use shared::canonical;
 use shared::message::COLUMNS;
@@ -25,6 +26,67 @@ impl BodyFormat {
             BodyFormat::Api(Format::Json) => "application/json",
             BodyFormat::Api(Format::Text) | BodyFormat::SeedLines => "text/plain; charset=utf-8",
         }
+    }
+}
+
+/// What `crate::body` drives: an encoder for one response, fed the items of a row stream.
+/// [`Encoder`] writes `messages` rows; `crate::wire::TableEncoder` any relation's.
+pub trait ChunkEncoder: Send + 'static {
+    /// What the row stream yields.
+    type Item: Send + 'static;
+    fn content_type(&self) -> &'static str;
+    /// Writes what comes before the first row.
+    fn begin(&mut self);
+    fn item(&mut self, item: &Self::Item);
+    /// Writes what comes after the last row.
+    fn end(&mut self);
+    /// Writes an error frame where the format has one.
+    fn error(&mut self, error: &ErrorBody);
+    /// Bytes written since the last take.
+    fn take(&mut self) -> Bytes;
+    /// Bytes buffered and not yet taken.
+    fn pending(&self) -> usize;
+    /// Rows written so far.
+    fn rows(&self) -> u64;
+    /// Headers known only after the last row (sent by buffered responses).
+    fn final_headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+        Vec::new()
+    }
+}
+
+impl ChunkEncoder for Encoder {
+    type Item = Message;
+
+    fn content_type(&self) -> &'static str {
+        self.format.content_type()
+    }
+
+    fn begin(&mut self) {
+        Encoder::begin(self)
+    }
+
+    fn item(&mut self, item: &Message) {
+        self.row(item)
+    }
+
+    fn end(&mut self) {
+        Encoder::end(self)
+    }
+
+    fn error(&mut self, error: &ErrorBody) {
+        Encoder::error(self, error)
+    }
+
+    fn take(&mut self) -> Bytes {
+        Encoder::take(self)
+    }
+
+    fn pending(&self) -> usize {
+        Encoder::pending(self)
+    }
+
+    fn rows(&self) -> u64 {
+        Encoder::rows(self)
     }
 }
 
@@ -207,7 +269,8 @@ mod tests {
         let json: Vec<Message> = serde_json::from_str(&encode(BodyFormat::Api(Format::Json), &rows)).unwrap();
         assert_eq!(json, rows);
         let csv = encode(BodyFormat::Api(Format::Csv), &rows);
-        let back: Vec<Message> = csv::Reader::from_reader(csv.as_bytes()).deserialize().collect::<Result<_, _>>().unwrap();
+        let back: Vec<Message> =
+            csv::Reader::from_reader(csv.as_bytes()).deserialize().collect::<Result<_, _>>().unwrap();
         assert_eq!(back, rows);
         assert_eq!(encode(BodyFormat::SeedLines, &rows), "object_id:1 \nobject_id:2 \n");
     }

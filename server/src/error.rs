@@ -20,6 +20,12 @@ pub enum AppError {
     DatabaseBusy,
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    #[error("no relation named {0:?} is served (GET /api/tables lists them)")]
+    UnknownRelation(String),
+    #[error("{0}")]
+    Rows(#[source] crate::db::RowStreamError),
+    #[error("{0}")]
+    Catalog(#[from] crate::introspect::IntrospectError),
 }
 
 impl AppError {
@@ -34,7 +40,8 @@ impl AppError {
             AppError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::DatabaseBusy => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Database(_) | AppError::Rows(_) | AppError::Catalog(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::UnknownRelation(_) => StatusCode::NOT_FOUND,
         }
     }
 
@@ -46,6 +53,8 @@ impl AppError {
             AppError::NotFound(_) => ErrorBody::new(ErrorCode::NotFound, self.to_string()),
             AppError::DatabaseBusy => ErrorBody::new(ErrorCode::DatabaseBusy, self.to_string()),
             AppError::Database(error) => Self::database_body(error),
+            AppError::UnknownRelation(_) => ErrorBody::new(ErrorCode::NotFound, self.to_string()),
+            AppError::Rows(_) | AppError::Catalog(_) => ErrorBody::new(ErrorCode::DatabaseError, self.to_string()),
         }
     }
 
@@ -62,6 +71,23 @@ impl From<sqlx::Error> for AppError {
             sqlx::Error::PoolTimedOut => AppError::DatabaseBusy,
             other => AppError::Database(other),
         }
+    }
+}
+
+impl From<crate::db::RowStreamError> for AppError {
+    fn from(error: crate::db::RowStreamError) -> Self {
+        use crate::db::RowStreamError;
+        match error {
+            RowStreamError::Database(e) => AppError::from(e),
+            RowStreamError::BadValue(bad) => AppError::from(bad),
+            other => AppError::Rows(other),
+        }
+    }
+}
+
+impl From<crate::source::BadRequest> for AppError {
+    fn from(bad: crate::source::BadRequest) -> Self {
+        AppError::BadParameter { parameter: bad.parameter, message: bad.message }
     }
 }
 

@@ -14,6 +14,10 @@
 //! - [`auth`]: HS256 JWTs: issuing, and the middleware that guards the data routes.
 //! - [`db`]: the [`db::Database`] pool (PostgreSQL or SQLite), migrations, the row stream.
 //! - [`encode`]: one encoder per wire format (NDJSON, CSV, JSON, text, the seed's lines).
+//! - [`introspect`]: the served relations, read from the database's catalogs.
+//! - [`source`]: the SQL over those relations (the only place that writes it): filters,
+//!   order, keyset resume.
+//! - [`cell`]: one value of any relation's row; [`wire`]: those rows in every format.
 //! - [`body`]: turns a row stream into a chunked HTTP body, or into one buffered body.
 //! - [`seed`]: deterministic test data, written with COPY (PostgreSQL) or batched inserts.
 //! - [`metrics`]: counters for streams and rows, served at `/metrics`.
@@ -22,14 +26,18 @@
 
 pub mod auth;
 pub mod body;
+pub mod cell;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod encode;
 pub mod error;
+pub mod introspect;
 pub mod metrics;
 pub mod params;
 pub mod routes;
 pub mod seed;
+pub mod source;
 pub mod startup;
 pub mod telemetry;
+pub mod wire;

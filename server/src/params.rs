@@ -35,17 +35,72 @@ pub enum SeedEndpoint {
 
 pub fn parse_api(query: Option<&str>, headers: &HeaderMap) -> Result<ApiParams, AppError> {
     let raw = RawParams::parse(query, API_NAMES)?;
-    let mode = match raw.get("mode") {
-        None => Mode::default(),
-        Some(v) => Mode::parse(v).ok_or_else(|| AppError::bad_parameter("mode", format!("mode must be stream or buffered, got {v:?}")))?,
-    };
-    let format = match raw.get("format") {
+    let mode = parse_mode(raw.get("mode"))?;
+    let format = parse_format(raw.get("format"), headers)?;
+    Ok(ApiParams { mode, format, range: raw.range()?, batch: raw.batch()? })
+}
+
+fn parse_mode(value: Option<&str>) -> Result<Mode, AppError> {
+    match value {
+        None => Ok(Mode::default()),
+        Some(v) => Mode::parse(v)
+            .ok_or_else(|| AppError::bad_parameter("mode", format!("mode must be stream or buffered, got {v:?}"))),
+    }
+}
+
+fn parse_format(value: Option<&str>, headers: &HeaderMap) -> Result<Format, AppError> {
+    match value {
         Some(v) => Format::parse(v).ok_or_else(|| {
             AppError::bad_parameter("format", format!("format must be one of ndjson, csv, json, text, got {v:?}"))
-        })?,
-        None => negotiate(headers)?,
-    };
-    Ok(ApiParams { mode, format, range: raw.range()?, batch: raw.batch()? })
+        }),
+        None => negotiate(headers),
+    }
+}
+
+/// The parameters of `/api/tables/{name}/rows`: those of `/api/messages` (but `after` is a
+/// token or key value, parsed against the relation), `select`, `order`, and every other
+/// name as a filter on the column of that name (checked against the relation later).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableParams {
+    pub mode: Mode,
+    pub format: Format,
+    pub limit: Option<u64>,
+    pub batch: Option<u32>,
+    pub after: Option<String>,
+    pub select: Option<String>,
+    pub order: Option<String>,
+    /// `(column, value)`, in query order; a column may be filtered more than once.
+    pub filters: Vec<(String, String)>,
+}
+
+const TABLE_NAMES: &[&str] = &["mode", "format", "limit", "after", "batch", "select", "order"];
+
+pub fn parse_table(query: Option<&str>, headers: &HeaderMap) -> Result<TableParams, AppError> {
+    let mut filters = Vec::new();
+    let mut named: Vec<(&'static str, String)> = Vec::new();
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match TABLE_NAMES.iter().find(|n| **n == key) {
+            Some(&name) => {
+                if named.iter().any(|(n, _)| *n == name) {
+                    return Err(AppError::bad_parameter(name, format!("{name} is given more than once")));
+                }
+                named.push((name, value.into_owned()));
+            }
+            None => filters.push((key.into_owned(), value.into_owned())),
+        }
+    }
+    let raw = RawParams { pairs: named };
+    let limit = raw.range_limit()?;
+    Ok(TableParams {
+        mode: parse_mode(raw.get("mode"))?,
+        format: parse_format(raw.get("format"), headers)?,
+        limit,
+        batch: raw.batch()?,
+        after: raw.get("after").map(str::to_owned),
+        select: raw.get("select").map(str::to_owned),
+        order: raw.get("order").map(str::to_owned),
+        filters,
+    })
 }
 
 pub fn parse_seed(query: Option<&str>, endpoint: SeedEndpoint) -> Result<SeedParams, AppError> {
@@ -120,14 +175,25 @@ impl RawParams {
         self.pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
     }
 
+    fn range_limit(&self) -> Result<Option<u64>, AppError> {
+        self.get("limit")
+            .map(|v| {
+                v.parse::<u64>().map_err(|_| {
+                    AppError::bad_parameter("limit", format!("limit must be a whole number ≥ 0, got {v:?}"))
+                })
+            })
+            .transpose()
+    }
+
     fn range(&self) -> Result<RowRange, AppError> {
-        let limit = self
-            .get("limit")
-            .map(|v| v.parse::<u64>().map_err(|_| AppError::bad_parameter("limit", format!("limit must be a whole number ≥ 0, got {v:?}"))))
-            .transpose()?;
+        let limit = self.range_limit()?;
         let after = self
             .get("after")
-            .map(|v| v.parse::<i64>().map_err(|_| AppError::bad_parameter("after", format!("after must be a row id (a 64-bit integer), got {v:?}"))))
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    AppError::bad_parameter("after", format!("after must be a row id (a 64-bit integer), got {v:?}"))
+                })
+            })
             .transpose()?;
         Ok(RowRange { after, limit })
     }
@@ -136,7 +202,10 @@ impl RawParams {
         self.get("batch")
             .map(|v| match v.parse::<u32>() {
                 Ok(b) if (1..=BATCH_MAX).contains(&b) => Ok(b),
-                _ => Err(AppError::bad_parameter("batch", format!("batch must be a whole number from 1 to {BATCH_MAX}, got {v:?}"))),
+                _ => Err(AppError::bad_parameter(
+                    "batch",
+                    format!("batch must be a whole number from 1 to {BATCH_MAX}, got {v:?}"),
+                )),
             })
             .transpose()
     }

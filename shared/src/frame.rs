@@ -9,26 +9,80 @@
 //! A complete stream ends with exactly one `{"end":…}` line whose `rows` equals the number of
 //! row lines. A stream that failed after the status line ends with an `{"error":…}` line
 //! instead, and the server then aborts the connection, so a cut stream never looks complete.
+//! A stream cut short by `limit` says so in its trailer:
+//! `{"end":{"rows":10,"cut":true,"next":"<token>"}}` (`next` is what `after=` takes to
+//! continue; both keys are left out of a stream that was not cut).
+//!
+//! Rows of any relation (`/api/tables/{name}/rows`) are objects keyed by column name, so a
+//! row could have a first key `end` or `error`. The grammar is therefore decided on bytes: a
+//! line is a control frame exactly when it starts with one of [`CONTROL_PREFIXES`], and the
+//! server never writes a row line that does: when a row's first key is a control word
+//! ([`CONTROL_WORDS`]), its first letter is written as a JSON `\u` escape (`{"\u0065nd":1}`),
+//! which every JSON reader decodes to the same key. [`parse_table_line`] reads such lines.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::canonical::canonical_row;
 use crate::{ErrorBody, Message, MessageRef};
 
-/// The trailer line `{"end":{"rows":N}}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Words a row's first key may not be written as verbatim (see the module doc).
+pub const CONTROL_WORDS: [&str; 3] = ["end", "error", "schema"];
+
+/// The byte prefixes that make a line a control frame.
+pub const CONTROL_PREFIXES: [&[u8]; 3] = [b"{\"end\":", b"{\"error\":", b"{\"schema\":"];
+
+/// Whether `line` is a control frame (trailer, error, schema) rather than a row.
+pub fn is_control_line(line: &[u8]) -> bool {
+    CONTROL_PREFIXES.iter().any(|p| line.starts_with(p))
+}
+
+/// The trailer line `{"end":{"rows":N}}` (with `"cut":true,"next":…` when cut by `limit`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamEnd {
     pub end: EndDetail,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EndDetail {
     pub rows: u64,
+    /// The stream stopped at `limit` with rows still to come.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cut: bool,
+    /// When cut: the `after=` value that continues right after the last row sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 impl StreamEnd {
     pub fn new(rows: u64) -> Self {
-        StreamEnd { end: EndDetail { rows } }
+        StreamEnd { end: EndDetail { rows, cut: false, next: None } }
+    }
+
+    /// A trailer for a stream cut short, with the token that continues it (if any).
+    pub fn cut(rows: u64, next: Option<String>) -> Self {
+        StreamEnd { end: EndDetail { rows, cut: true, next } }
+    }
+}
+
+/// One line of a relation's NDJSON stream: the row borrowed as raw JSON (an object keyed
+/// by column name), or a control frame.
+#[derive(Debug, Clone)]
+pub enum TableFrame<'a> {
+    Row(&'a RawValue),
+    End(EndDetail),
+    Error(ErrorBody),
+}
+
+/// Decodes one line (without its `\n`) of a relation's NDJSON stream.
+pub fn parse_table_line(line: &[u8]) -> Result<TableFrame<'_>, FrameError> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.starts_with(b"{\"end\":") {
+        Ok(TableFrame::End(serde_json::from_slice::<StreamEnd>(line)?.end))
+    } else if line.starts_with(b"{\"error\":") {
+        Ok(TableFrame::Error(serde_json::from_slice(line)?))
+    } else {
+        Ok(TableFrame::Row(serde_json::from_slice(line)?))
     }
 }
 
@@ -96,5 +150,33 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(parse_line(b"{\"id\":1").is_err());
+    }
+
+    #[test]
+    fn the_trailer_stays_compatible() {
+        assert_eq!(serde_json::to_string(&StreamEnd::new(3)).unwrap(), r#"{"end":{"rows":3}}"#);
+        let cut = StreamEnd::cut(3, Some("abc".into()));
+        let line = serde_json::to_vec(&cut).unwrap();
+        assert_eq!(line, br#"{"end":{"rows":3,"cut":true,"next":"abc"}}"#);
+        // The messages parser still reads it.
+        assert_eq!(parse_line(&line).unwrap(), Frame::End { rows: 3 });
+        match parse_table_line(&line).unwrap() {
+            TableFrame::End(end) => assert_eq!(end, cut.end),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_escaped_control_word_is_a_row() {
+        // A one-column table whose column is `end`, holding {"rows":1}: written escaped.
+        let line = br#"{"\u0065nd":{"rows":1}}"#;
+        assert!(!is_control_line(line));
+        match parse_table_line(line).unwrap() {
+            TableFrame::Row(raw) => {
+                let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(raw.get()).unwrap();
+                assert_eq!(map["end"], serde_json::json!({"rows": 1}));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

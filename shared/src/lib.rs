@@ -12,16 +12,22 @@
 //!   fast, checked against serde_json.
 //! - [`error`]: the JSON error body every 4xx/5xx carries, with its stable [`ErrorCode`].
 //! - [`query`]: the `/api/messages` parameters ([`Format`], [`Mode`], [`MessagesQuery`]).
+//! - [`schema`]: the served relations: [`Relation`], [`Column`], the typed [`ColumnType`].
 
 pub mod canonical;
 pub mod error;
 pub mod frame;
 pub mod message;
 pub mod query;
+pub mod schema;
 pub mod timestamp;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
-pub use frame::{parse_line, parse_line_borrowed, Frame, FrameError, StreamEnd};
+pub use frame::{
+    is_control_line, parse_line, parse_line_borrowed, parse_table_line, EndDetail, Frame, FrameError, StreamEnd,
+    TableFrame,
+};
 pub use message::{Message, MessageRef};
 pub use query::{Format, MessagesQuery, Mode, BATCH_MAX};
+pub use schema::{Column, ColumnType, Relation, RelationKind};
 pub use timestamp::{Timestamp, TimestampError};

@@ -64,14 +64,17 @@ impl CopyBinaryDecoder {
             if &self.pending[..11] != SIGNATURE {
                 return Err(CopyDecodeError::Signature);
             }
-            let extension = u32::from_be_bytes([self.pending[15], self.pending[16], self.pending[17], self.pending[18]]) as usize;
+            let extension =
+                u32::from_be_bytes([self.pending[15], self.pending[16], self.pending[17], self.pending[18]]) as usize;
             if self.pending.len() < 19 + extension {
                 return Ok(None);
             }
             self.pending.advance(19 + extension);
             self.header_done = true;
         }
-        let Some(len) = row_len(&self.pending)? else { return Ok(None) };
+        let Some(len) = row_len(&self.pending)? else {
+            return Ok(None);
+        };
         if len == 2 {
             // Field count -1: the end-of-data marker.
             self.pending.advance(2);
@@ -115,7 +118,9 @@ fn row_len(buf: &[u8]) -> Result<Option<usize>, CopyDecodeError> {
     }
     let mut at = 2;
     for _ in 0..4 {
-        let Some(len) = buf.get(at..at + 4) else { return Ok(None) };
+        let Some(len) = buf.get(at..at + 4) else {
+            return Ok(None);
+        };
         let len = i32::from_be_bytes([len[0], len[1], len[2], len[3]]);
         at += 4 + usize::try_from(len.max(0)).unwrap_or(0);
     }

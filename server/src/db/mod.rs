@@ -2,9 +2,17 @@
 //!
 //! - [`Database`]: the pool, connecting and migrating.
 //! - [`rows`]: the `messages` query as a stream of `shared::Message`, owning its connection.
+//! - [`table_rows`]: any relation's rows (statements from `crate::source`) as a stream of
+//!   cells, owning its connection; [`pg_decode`] decodes PostgreSQL's binary values by type.
+//! - [`error`]: [`RowStreamError`], which keeps `sqlx::Error` inside this module.
 
 pub mod copy_binary;
+pub mod error;
+pub mod pg_decode;
 pub mod rows;
+pub mod table_rows;
+
+pub use error::RowStreamError;
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};

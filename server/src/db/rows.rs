@@ -146,7 +146,8 @@ async fn start_copy<'c>(
     // COPY takes no bind parameters; both values are integers we parsed, so inlining them
     // cannot inject anything.
     let limit = limit.map_or_else(|| "ALL".to_owned(), |l| l.to_string());
-    let sql = format!("COPY ({POSTGRES_SELECT} WHERE id > {after} ORDER BY id LIMIT {limit}) TO STDOUT (FORMAT binary)");
+    let sql =
+        format!("COPY ({POSTGRES_SELECT} WHERE id > {after} ORDER BY id LIMIT {limit}) TO STDOUT (FORMAT binary)");
     match conn.copy_out_raw(&sql).await {
         Ok(chunks) => Ok(Some(chunks)),
         Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("0A000" | "42601")) => {
@@ -164,21 +165,21 @@ fn decode_error(error: super::copy_binary::CopyDecodeError) -> sqlx::Error {
 
 /// Holds the connection of a running query; unless told the query finished, dropping it
 /// closes the connection (see the module doc).
-struct CloseUnlessFinished {
+pub(super) struct CloseUnlessFinished {
     connection: Connection,
     finished: bool,
 }
 
 impl CloseUnlessFinished {
-    fn new(connection: Connection) -> Self {
+    pub(super) fn new(connection: Connection) -> Self {
         CloseUnlessFinished { connection, finished: false }
     }
 
-    fn get_mut(&mut self) -> &mut Connection {
+    pub(super) fn get_mut(&mut self) -> &mut Connection {
         &mut self.connection
     }
 
-    fn finished(&mut self) {
+    pub(super) fn finished(&mut self) {
         self.finished = true;
     }
 }

@@ -4,12 +4,14 @@
 //! |---|---|---|
 //! | `GET /standard`, `GET /chunked` | [`seed_api`] | JWT |
 //! | `GET /api/messages` | [`messages`] | JWT |
+//! | `GET /api/tables`, `/api/tables/{name}`, `/api/tables/{name}/rows` | [`tables`] | JWT |
 //! | `GET /healthz`, `GET /metrics` | [`health`] | none |
 //! | `GET /` and its assets | [`viewer`] | none |
 
 pub mod health;
 pub mod messages;
 pub mod seed_api;
+pub mod tables;
 pub mod viewer;
 
 use std::path::Path;
@@ -23,6 +25,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{require_jwt, JwtKeys};
 use crate::db::Database;
 use crate::error::AppError;
+use crate::introspect::CatalogHandle;
 use crate::metrics::Metrics;
 
 /// What every handler may need; cheap to clone.
@@ -33,6 +36,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Rows per chunk when a request does not say.
     pub batch_size: u32,
+    /// The served relations (introspected; re-read when a name is unknown).
+    pub catalog: Arc<CatalogHandle>,
 }
 
 impl FromRef<AppState> for Arc<JwtKeys> {
@@ -46,6 +51,9 @@ pub fn router(state: AppState, dist: &Path) -> Router {
         .route("/standard", get(seed_api::standard))
         .route("/chunked", get(seed_api::chunked))
         .route("/api/messages", get(messages::messages))
+        .route("/api/tables", get(tables::list))
+        .route("/api/tables/{name}", get(tables::describe))
+        .route("/api/tables/{name}/rows", get(tables::rows))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_jwt));
     Router::new()
         .merge(data)

@@ -80,6 +80,11 @@ impl TestDb {
             jwt_secret: Some(SECRET.into()),
             seed_rows: 0,
             pg_read: if self.backend == Backend::PostgresFetch { PgRead::Fetch } else { PgRead::Copy },
+            // The test's own schema is the one served (its relations by their bare names).
+            catalog: rowstream::introspect::CatalogSettings {
+                schemas: vec![self.schema.clone().unwrap_or_else(|| "public".into())],
+                ..Default::default()
+            },
             ..Config::default()
         }
     }
@@ -150,7 +155,8 @@ pub async fn spawn_app_on(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestAp
     tokio::spawn(app.run_until(async move {
         let _ = rx.await;
     }));
-    let token = rowstream::auth::JwtKeys::new(SECRET.as_bytes()).issue("tester", Duration::from_secs(600)).expect("token");
+    let token =
+        rowstream::auth::JwtKeys::new(SECRET.as_bytes()).issue("tester", Duration::from_secs(600)).expect("token");
     TestApp { addr, token, client: reqwest::Client::new(), db, shutdown: Some(tx) }
 }
 
@@ -248,7 +254,9 @@ impl RawResponse {
             Ok(0) | Err(_) => return ChunkEvent::Aborted,
             Ok(_) => {}
         }
-        let Ok(size) = usize::from_str_radix(size_line.trim(), 16) else { return ChunkEvent::Aborted };
+        let Ok(size) = usize::from_str_radix(size_line.trim(), 16) else {
+            return ChunkEvent::Aborted;
+        };
         let mut data = vec![0; size + 2];
         if self.reader.read_exact(&mut data).await.is_err() {
             return ChunkEvent::Aborted;

@@ -5,10 +5,11 @@
 
 mod auth;
 mod browser;
+mod formats;
 mod helpers;
 mod lifecycle;
 mod params;
 mod seed_api;
 mod streaming;
+mod tables;
 mod viewer;
-mod formats;

@@ -1,0 +1,254 @@
+//! Any relation's rows as a `Stream` that owns its pooled connection, like
+//! [`super::rows::stream_rows`] does for `messages`: the same head query / bulk query split
+//! (the first row is read by a query of its own, the rest by one that resumes strictly
+//! after it), the same close-on-drop, here over the statements of [`crate::source::query`].
+//!
+//! On PostgreSQL both queries run in one `REPEATABLE READ READ ONLY` transaction, on SQLite
+//! in one deferred (read) transaction: the stream reads one snapshot. A stream dropped
+//! before its end closes its connection, which ends the transaction with it.
+//!
+//! The stream yields each row's requested cells, then one [`TableItem::End`] that says
+//! whether `limit` cut the rows short and, if it did, the token that continues after the
+//! last row sent. Relations without a primary key are read by a single query.
+
+use futures_util::stream::BoxStream;
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use shared::ColumnType;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Decode, Row, Sqlite, TypeInfo, ValueRef};
+
+use super::error::RowStreamError;
+use super::rows::CloseUnlessFinished;
+use super::{pg_decode, Connection};
+use crate::cell::Cell;
+use crate::source::keyset::{self, Key};
+use crate::source::query::Plan;
+use crate::source::{BadRequest, Bind, Param, Statement};
+
+/// What a relation's row stream yields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TableItem {
+    /// The requested cells of one row, in `select` order.
+    Row(Vec<Cell>),
+    /// The last item of a complete stream.
+    End { cut: bool, next: Option<String> },
+}
+
+/// Streams the rows `plan` describes over `connection`.
+pub fn stream_table(
+    connection: Connection,
+    plan: Plan,
+) -> impl Stream<Item = Result<TableItem, RowStreamError>> + Send + 'static {
+    async_stream::try_stream! {
+        let mut connection = CloseUnlessFinished::new(connection);
+        let types = plan.read_types();
+        if let Err(error) = check_params(connection.get_mut(), &plan).await {
+            if matches!(error, RowStreamError::BadValue(_)) {
+                connection.finished(); // nothing is pending on the connection
+            }
+            Err(error)?;
+        }
+        let begin = begin_sql(connection.get_mut());
+        execute(connection.get_mut(), begin).await?;
+        let limit = plan.request.limit;
+        let keyed = plan.request.keyed();
+        let visible = plan.visible();
+        let mut after: Option<Vec<Option<Param>>> = plan.request.after.clone();
+        let mut sent: u64 = 0;
+        let mut cut = false;
+        let mut last_keys: Vec<Cell> = Vec::new();
+        let mut head = keyed;
+        loop {
+            // One more row than wanted tells whether `limit` cut the result.
+            let query_limit = if head {
+                Some(if limit == Some(1) { 2 } else { 1 })
+            } else {
+                limit.map(|l| l - sent + 1)
+            };
+            let statement = plan.statement(after.as_deref(), query_limit);
+            {
+                let mut rows = fetch(connection.get_mut(), &statement, &types);
+                while let Some(mut cells) = rows.try_next().await? {
+                    if limit.is_some_and(|l| sent >= l) {
+                        cut = true;
+                        continue;
+                    }
+                    if keyed {
+                        last_keys = plan.key_slots.iter().map(|s| cells[*s].clone()).collect();
+                    }
+                    cells.truncate(visible);
+                    sent += 1;
+                    yield TableItem::Row(cells);
+                }
+            }
+            if !head || sent == 0 || cut || limit == Some(sent) {
+                break;
+            }
+            // The bulk query: strictly after the head row.
+            head = false;
+            after = Some(key_params(&plan, &last_keys).map_err(RowStreamError::BadValue)?);
+        }
+        execute(connection.get_mut(), "COMMIT").await?;
+        connection.finished();
+        let next = (cut && keyed && sent > 0).then(|| {
+            let keys = last_keys.iter().map(Key::of).collect();
+            keyset::encode(&plan.request.table, &plan.request.order, keys)
+        });
+        yield TableItem::End { cut, next };
+    }
+}
+
+fn begin_sql(connection: &Connection) -> &'static str {
+    match connection {
+        Connection::Postgres(..) => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        Connection::Sqlite(_) => "BEGIN",
+    }
+}
+
+fn key_params(plan: &Plan, keys: &[Cell]) -> Result<Vec<Option<Param>>, BadRequest> {
+    let req = &plan.request;
+    req.order
+        .iter()
+        .zip(keys)
+        .map(|(key, cell)| keyset::param(req.dialect, &req.table, key.column, Key::of(cell)))
+        .collect()
+}
+
+async fn execute(connection: &mut Connection, sql: &'static str) -> Result<(), sqlx::Error> {
+    match connection {
+        Connection::Postgres(conn, _) => sqlx::query(sql).execute(&mut **conn).await.map(drop),
+        Connection::Sqlite(conn) => sqlx::query(sql).execute(&mut **conn).await.map(drop),
+    }
+}
+
+/// Lets PostgreSQL parse the request's text parameters once (`SELECT CAST($1 AS date), …`)
+/// before anything runs; a value it rejects is a 400 naming its parameter.
+async fn check_params(connection: &mut Connection, plan: &Plan) -> Result<(), RowStreamError> {
+    let Connection::Postgres(conn, _) = connection else {
+        return Ok(());
+    };
+    let params = plan.checked_params();
+    if params.is_empty() {
+        return Ok(());
+    }
+    let all = Plan::check_statement(&params);
+    match bind_pg(sqlx::query(&all.sql), &all.params).execute(&mut **conn).await {
+        Ok(_) => return Ok(()),
+        Err(error) if is_data_error(&error) => {}
+        Err(error) => return Err(error.into()),
+    }
+    for p in params {
+        let one = Plan::check_statement(&[p]);
+        if let Err(error) = bind_pg(sqlx::query(&one.sql), &one.params).execute(&mut **conn).await {
+            if is_data_error(&error) {
+                let reason = match &error {
+                    sqlx::Error::Database(e) => e.message().to_owned(),
+                    other => other.to_string(),
+                };
+                return Err(RowStreamError::BadValue(BadRequest::new(&p.origin, format!("{}: {reason}", p.origin))));
+            }
+            return Err(error.into());
+        }
+    }
+    Ok(())
+}
+
+/// SQLSTATE class 22 (data exception: invalid input syntax, out of range, …).
+fn is_data_error(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.code().is_some_and(|c| c.starts_with("22")))
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+fn bind_pg<'q>(mut query: PgQuery<'q>, params: &[Param]) -> PgQuery<'q> {
+    for p in params {
+        query = match &p.bind {
+            Bind::Bool(v) => query.bind(*v),
+            Bind::I16(v) => query.bind(*v),
+            Bind::I32(v) => query.bind(*v),
+            Bind::I64(v) => query.bind(*v),
+            Bind::F32(v) => query.bind(*v),
+            Bind::F64(v) => query.bind(*v),
+            Bind::Text(v) => query.bind(v.clone()),
+            Bind::Bytes(v) => query.bind(v.clone()),
+        };
+    }
+    query
+}
+
+fn bind_sqlite<'q>(mut query: SqliteQuery<'q>, params: &[Param]) -> SqliteQuery<'q> {
+    for p in params {
+        query = match &p.bind {
+            Bind::Bool(v) => query.bind(*v),
+            Bind::I16(v) => query.bind(*v),
+            Bind::I32(v) => query.bind(*v),
+            Bind::I64(v) => query.bind(*v),
+            Bind::F32(v) => query.bind(*v),
+            Bind::F64(v) => query.bind(*v),
+            Bind::Text(v) => query.bind(v.clone()),
+            Bind::Bytes(v) => query.bind(v.clone()),
+        };
+    }
+    query
+}
+
+/// Runs one statement and decodes its rows as they arrive.
+fn fetch<'c>(
+    connection: &'c mut Connection,
+    statement: &'c Statement,
+    types: &'c [ColumnType],
+) -> BoxStream<'c, Result<Vec<Cell>, RowStreamError>> {
+    match connection {
+        Connection::Postgres(conn, _) => bind_pg(sqlx::query(&statement.sql), &statement.params)
+            .bind(statement.limit) // NULL: no limit
+            .fetch(&mut **conn)
+            .map(move |row| decode_pg(&row?, types))
+            .boxed(),
+        Connection::Sqlite(conn) => bind_sqlite(sqlx::query(&statement.sql), &statement.params)
+            .bind(statement.limit.unwrap_or(-1)) // -1: no limit
+            .fetch(&mut **conn)
+            .map(|row| decode_sqlite(&row?))
+            .boxed(),
+    }
+}
+
+fn decode_pg(row: &PgRow, types: &[ColumnType]) -> Result<Vec<Cell>, RowStreamError> {
+    let mut cells = Vec::with_capacity(types.len());
+    for (i, ty) in types.iter().enumerate() {
+        let value = row.try_get_raw(i)?;
+        if value.is_null() {
+            cells.push(Cell::Null);
+            continue;
+        }
+        let decoded = value.as_bytes().map_err(|e| e.to_string()).and_then(|bytes| pg_decode::decode(ty, bytes));
+        cells.push(decoded.map_err(|message| RowStreamError::Decode { column: column_name(row, i), message })?);
+    }
+    Ok(cells)
+}
+
+fn decode_sqlite(row: &SqliteRow) -> Result<Vec<Cell>, RowStreamError> {
+    let mut cells = Vec::with_capacity(row.len());
+    for i in 0..row.len() {
+        let value = row.try_get_raw(i)?;
+        if value.is_null() {
+            cells.push(Cell::Null);
+            continue;
+        }
+        let decoded = match value.type_info().name() {
+            "INTEGER" => <i64 as Decode<Sqlite>>::decode(value).map(Cell::Int),
+            "REAL" => <f64 as Decode<Sqlite>>::decode(value).map(Cell::Float),
+            "BLOB" => <Vec<u8> as Decode<Sqlite>>::decode(value).map(Cell::Bytes),
+            _ => <String as Decode<Sqlite>>::decode(value).map(Cell::Text),
+        };
+        cells
+            .push(decoded.map_err(|e| RowStreamError::Decode { column: column_name(row, i), message: e.to_string() })?);
+    }
+    Ok(cells)
+}
+
+fn column_name<R: Row>(row: &R, i: usize) -> String {
+    use sqlx::Column as _;
+    row.columns().get(i).map(|c| c.name().to_owned()).unwrap_or_else(|| i.to_string())
+}

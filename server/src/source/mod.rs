@@ -1,0 +1,78 @@
+//! SQL over the served relations: the only place that writes it.
+//!
+//! A request for rows (`select`, filters, `order`, `after`, `limit`) is parsed against the
+//! introspected relation ([`crate::introspect::TableDef`]) into a [`request::RowsRequest`]:
+//! every column is an index into the relation, every value a typed [`Param`]. [`query::Plan`]
+//! then writes the statements: identifiers come only from the catalog and are quoted
+//! ([`quote`]); values are only ever bound parameters.
+//!
+//! - [`quote`]: identifier quoting.
+//! - [`value`]: a text value parsed by its column's type into a [`Param`].
+//! - [`filter`]: PostgREST's filter grammar (`eq.5`, `in.(a,"b,c")`, `not.is.null`).
+//! - [`order`]: `order=a.desc,b.asc.nullsfirst`, with the primary key appended.
+//! - [`keyset`]: resume tokens and the "strictly after this row" predicate.
+//! - [`request`]: the whole request, parsed.
+//! - [`query`]: the SELECT statements (head, bulk) and the parameter check.
+
+pub mod filter;
+pub mod keyset;
+pub mod order;
+pub mod query;
+pub mod quote;
+pub mod request;
+pub mod value;
+
+/// Which SQL the statements are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    Sqlite,
+}
+
+/// A value bound to a statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bind {
+    Bool(bool),
+    I16(i16),
+    I32(i32),
+    I64(i64),
+    F32(f32),
+    F64(f64),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+/// A bound parameter: its value, the type its text is cast to in SQL (PostgreSQL), whether
+/// the database must check the text first (types whose syntax only PostgreSQL knows
+/// exactly: a bad value is then a 400, not a failed query), and the query parameter it
+/// came from (for that 400).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    pub bind: Bind,
+    pub cast: Option<String>,
+    pub check: bool,
+    pub origin: String,
+}
+
+/// A statement and its parameters, numbered in order (`$1`, `?1`, …).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    pub sql: String,
+    pub params: Vec<Param>,
+    /// The trailing `LIMIT` parameter (`None`: no limit).
+    pub limit: Option<i64>,
+}
+
+/// A request that cannot be served as asked: a 400 naming the parameter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct BadRequest {
+    pub parameter: String,
+    pub message: String,
+}
+
+impl BadRequest {
+    pub fn new(parameter: impl Into<String>, message: impl Into<String>) -> Self {
+        BadRequest { parameter: parameter.into(), message: message.into() }
+    }
+}

@@ -1,0 +1,165 @@
+//! `order=a.desc,b.asc.nullsfirst` and `select=a,b`: column lists. A name with `.`, `,` or
+//! `"` in it is written in double quotes (`"Order.Items".desc`, `""` for a quote inside).
+//!
+//! Defaults are PostgreSQL's on both backends: `asc` sorts NULLs last, `desc` first. The
+//! primary key's columns not already named are appended (ascending) as tie-breakers, so
+//! the order is total and a row can be resumed after.
+
+use super::BadRequest;
+use crate::introspect::TableDef;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortKey {
+    /// Index into the relation's columns.
+    pub column: usize,
+    pub descending: bool,
+    pub nulls_first: bool,
+}
+
+impl SortKey {
+    pub fn ascending(column: usize) -> SortKey {
+        SortKey { column, descending: false, nulls_first: false }
+    }
+}
+
+/// Splits `a,"b,c".desc` into items at commas outside double quotes.
+pub fn split_items(text: &str) -> Option<Vec<&str>> {
+    let mut items = Vec::new();
+    let mut start = 0;
+    let mut quoted = false;
+    for (i, c) in text.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                items.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if quoted {
+        return None;
+    }
+    items.push(&text[start..]);
+    Some(items)
+}
+
+/// The column name at the start of `item` (quoted or up to the first `.`) and the rest
+/// after its `.`.
+pub fn split_name(item: &str) -> Option<(String, &str)> {
+    if let Some(quoted) = item.strip_prefix('"') {
+        let mut name = String::new();
+        let mut chars = quoted.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c == '"' {
+                if chars.peek().map(|p| p.1) == Some('"') {
+                    chars.next();
+                    name.push('"');
+                } else {
+                    let rest = &quoted[i + 1..];
+                    return match rest.strip_prefix('.') {
+                        Some(rest) => Some((name, rest)),
+                        None if rest.is_empty() => Some((name, "")),
+                        None => None,
+                    };
+                }
+            } else {
+                name.push(c);
+            }
+        }
+        None
+    } else {
+        match item.split_once('.') {
+            Some((name, rest)) => Some((name.to_owned(), rest)),
+            None => Some((item.to_owned(), "")),
+        }
+    }
+}
+
+fn column(table: &TableDef, parameter: &str, name: &str) -> Result<usize, BadRequest> {
+    table.relation.column_index(name).ok_or_else(|| {
+        BadRequest::new(parameter, format!("{parameter}: {:?} has no column {name:?}", table.relation.name))
+    })
+}
+
+/// `select=a,b`: column indices in that order (each at most once).
+pub fn parse_select(table: &TableDef, text: &str) -> Result<Vec<usize>, BadRequest> {
+    let items = split_items(text).ok_or_else(|| BadRequest::new("select", "select: unbalanced double quote"))?;
+    let mut columns = Vec::with_capacity(items.len());
+    for item in items {
+        let (name, rest) =
+            split_name(item).ok_or_else(|| BadRequest::new("select", format!("select: cannot read {item:?}")))?;
+        if !rest.is_empty() {
+            return Err(BadRequest::new(
+                "select",
+                format!("select: {item:?} is not a column name (quote names with dots)"),
+            ));
+        }
+        let index = column(table, "select", &name)?;
+        if columns.contains(&index) {
+            return Err(BadRequest::new("select", format!("select: {name:?} is named twice")));
+        }
+        columns.push(index);
+    }
+    Ok(columns)
+}
+
+/// `order=…` (None: the primary key's order), with the primary key appended.
+pub fn parse_order(table: &TableDef, text: Option<&str>) -> Result<Vec<SortKey>, BadRequest> {
+    let mut keys: Vec<SortKey> = Vec::new();
+    if let Some(text) = text {
+        let items = split_items(text).ok_or_else(|| BadRequest::new("order", "order: unbalanced double quote"))?;
+        for item in items {
+            let (name, rest) =
+                split_name(item).ok_or_else(|| BadRequest::new("order", format!("order: cannot read {item:?}")))?;
+            let index = column(table, "order", &name)?;
+            let mut key = SortKey::ascending(index);
+            let mut nulls = None;
+            for word in rest.split('.').filter(|w| !w.is_empty()) {
+                match word {
+                    "asc" => key.descending = false,
+                    "desc" => key.descending = true,
+                    "nullsfirst" => nulls = Some(true),
+                    "nullslast" => nulls = Some(false),
+                    _ => {
+                        return Err(BadRequest::new(
+                            "order",
+                            format!("order: {word:?} in {item:?} is not asc, desc, nullsfirst or nullslast"),
+                        ))
+                    }
+                }
+            }
+            key.nulls_first = nulls.unwrap_or(key.descending);
+            if matches!(table.relation.columns[index].column_type, shared::ColumnType::Json) {
+                return Err(BadRequest::new("order", format!("order: json column {name:?} has no order (jsonb has)")));
+            }
+            if keys.iter().any(|k| k.column == index) {
+                return Err(BadRequest::new("order", format!("order: {name:?} is named twice")));
+            }
+            keys.push(key);
+        }
+    }
+    for name in &table.relation.primary_key {
+        if let Some(index) = table.relation.column_index(name) {
+            if !keys.iter().any(|k| k.column == index) {
+                keys.push(SortKey::ascending(index));
+            }
+        }
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_quoted_names() {
+        assert_eq!(split_items("a,\"b,c\".desc").unwrap(), ["a", "\"b,c\".desc"]);
+        assert_eq!(split_name("\"b,c\".desc").unwrap(), ("b,c".to_owned(), "desc"));
+        assert_eq!(split_name("\"say \"\"hi\"\"\"").unwrap(), ("say \"hi\"".to_owned(), ""));
+        assert_eq!(split_name("a.desc.nullsfirst").unwrap(), ("a".to_owned(), "desc.nullsfirst"));
+        assert!(split_items("\"open").is_none());
+        assert!(split_name("\"a\"x").is_none());
+    }
+}

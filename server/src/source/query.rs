@@ -1,0 +1,253 @@
+//! The statements that read a relation's rows.
+//!
+//! ```sql
+//! SELECT "a", "n"::text, "k" FROM "s"."t"
+//! WHERE <filters> AND <strictly after the resume row>
+//! ORDER BY "a" DESC NULLS FIRST, "k" ASC NULLS LAST
+//! LIMIT $n
+//! ```
+//!
+//! The select list holds the requested columns, then any sort column not requested (its
+//! values make the resume token and are not sent). PostgreSQL columns whose binary form
+//! rowstream does not decode are cast to text in the list (`numeric` keeps every digit
+//! that way). Every value is a parameter; text parameters are cast to the column's type.
+
+use std::fmt::Write as _;
+
+use shared::ColumnType;
+
+use super::filter::{Condition, Is};
+use super::order::SortKey;
+use super::request::RowsRequest;
+use super::{quote, Bind, Dialect, Param, Statement};
+
+/// What the row reader needs to know about a request's statements.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub request: RowsRequest,
+    /// Columns in the select list (indices into the relation), requested ones first.
+    pub read: Vec<usize>,
+    /// For each sort key, its position in `read`.
+    pub key_slots: Vec<usize>,
+}
+
+impl Plan {
+    pub fn new(request: RowsRequest) -> Plan {
+        let mut read = request.select.clone();
+        let key_slots = request
+            .order
+            .iter()
+            .map(|key| match read.iter().position(|c| *c == key.column) {
+                Some(slot) => slot,
+                None => {
+                    read.push(key.column);
+                    read.len() - 1
+                }
+            })
+            .collect();
+        Plan { request, read, key_slots }
+    }
+
+    /// How many of the read columns are sent.
+    pub fn visible(&self) -> usize {
+        self.request.select.len()
+    }
+
+    /// The type each read column is decoded as.
+    pub fn read_types(&self) -> Vec<ColumnType> {
+        self.read.iter().map(|c| self.request.table.relation.columns[*c].column_type.clone()).collect()
+    }
+
+    /// The request's own parameters that the database must check before the query runs.
+    pub fn checked_params(&self) -> Vec<&Param> {
+        let filters = self.request.filters.iter().flat_map(|f| match &f.condition {
+            Condition::Compare(_, p) => vec![p],
+            Condition::In(ps) => ps.iter().collect(),
+            Condition::Like { .. } | Condition::Is(_) => Vec::new(),
+        });
+        let after = self.request.after.iter().flatten().flatten();
+        filters.chain(after).filter(|p| p.check && p.cast.is_some()).collect()
+    }
+
+    /// `SELECT CAST($1 AS t1), …` over the given parameters: parses them, reads nothing.
+    pub fn check_statement(params: &[&Param]) -> Statement {
+        let mut w = Writer::new(Dialect::Postgres);
+        w.sql.push_str("SELECT ");
+        for (i, p) in params.iter().enumerate() {
+            if i > 0 {
+                w.sql.push_str(", ");
+            }
+            let placeholder = w.param((*p).clone());
+            w.sql.push_str(&placeholder);
+        }
+        Statement { sql: w.sql, params: w.params, limit: None }
+    }
+
+    /// The rows strictly after `after` (all when `None`), at most `limit`.
+    pub fn statement(&self, after: Option<&[Option<Param>]>, limit: Option<u64>) -> Statement {
+        let req = &self.request;
+        let table = &req.table;
+        let columns = &table.relation.columns;
+        let mut w = Writer::new(req.dialect);
+        w.sql.push_str("SELECT ");
+        for (i, c) in self.read.iter().enumerate() {
+            if i > 0 {
+                w.sql.push_str(", ");
+            }
+            w.sql.push_str(&quote::ident(&columns[*c].name));
+            if req.dialect == Dialect::Postgres {
+                match &columns[*c].column_type {
+                    ColumnType::Numeric | ColumnType::Other(_) => w.sql.push_str("::text"),
+                    ColumnType::Array(element) if matches!(**element, ColumnType::Numeric) => {
+                        w.sql.push_str("::text[]")
+                    }
+                    _ => {}
+                }
+            }
+        }
+        w.sql.push_str(" FROM ");
+        w.sql.push_str(&quote::relation(table, req.dialect));
+        let mut conditions = Vec::new();
+        for f in &req.filters {
+            let column = &columns[f.column];
+            let name = quote::ident(&column.name);
+            let mut cond = match &f.condition {
+                Condition::Compare(op, p) => format!("{name} {} {}", op.sql(), w.param(p.clone())),
+                Condition::Like { pattern, case_insensitive } => {
+                    let target = match (req.dialect, &column.column_type) {
+                        (Dialect::Postgres, ColumnType::Text) | (Dialect::Sqlite, _) => name.clone(),
+                        (Dialect::Postgres, _) => format!("CAST({name} AS text)"),
+                    };
+                    let op = match (req.dialect, case_insensitive) {
+                        (Dialect::Postgres, false) => "LIKE",
+                        (Dialect::Postgres, true) => "ILIKE",
+                        (Dialect::Sqlite, false) => "GLOB",
+                        (Dialect::Sqlite, true) => "LIKE",
+                    };
+                    let p = w.param(pattern.clone());
+                    let escape = if req.dialect == Dialect::Sqlite && *case_insensitive { " ESCAPE '\\'" } else { "" };
+                    format!("{target} {op} {p}{escape}")
+                }
+                Condition::In(items) if items.is_empty() => "1 = 0".to_owned(),
+                Condition::In(items) => {
+                    let list: Vec<String> = items.iter().map(|p| w.param(p.clone())).collect();
+                    format!("{name} IN ({})", list.join(", "))
+                }
+                Condition::Is(Is::Null) => format!("{name} IS NULL"),
+                Condition::Is(Is::True) => format!("{name} IS TRUE"),
+                Condition::Is(Is::False) => format!("{name} IS FALSE"),
+            };
+            if f.negate {
+                cond = format!("NOT ({cond})");
+            }
+            conditions.push(cond);
+        }
+        if let Some(after) = after {
+            conditions.push(self.after_predicate(&mut w, after));
+        }
+        if !conditions.is_empty() {
+            w.sql.push_str(" WHERE ");
+            w.sql.push_str(&conditions.join(" AND "));
+        }
+        if !req.order.is_empty() {
+            w.sql.push_str(" ORDER BY ");
+            for (i, key) in req.order.iter().enumerate() {
+                if i > 0 {
+                    w.sql.push_str(", ");
+                }
+                let _ = write!(
+                    w.sql,
+                    "{} {} NULLS {}",
+                    quote::ident(&columns[key.column].name),
+                    if key.descending { "DESC" } else { "ASC" },
+                    if key.nulls_first { "FIRST" } else { "LAST" }
+                );
+            }
+        }
+        let limit = limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
+        let n = w.params.len() + 1;
+        match req.dialect {
+            Dialect::Postgres => {
+                let _ = write!(w.sql, " LIMIT ${n}");
+            }
+            Dialect::Sqlite => {
+                let _ = write!(w.sql, " LIMIT ?{n}");
+            }
+        }
+        Statement { sql: w.sql, params: w.params, limit }
+    }
+
+    /// Rows strictly after the row whose sort values are `after`: for sort columns
+    /// c1..cn, OR over i of (c1 = v1 AND … AND c(i-1) = v(i-1) AND ci comes after vi).
+    /// "Comes after" follows the column's direction and NULL placement; equality with a
+    /// NULL value is `IS NULL`.
+    fn after_predicate(&self, w: &mut Writer, after: &[Option<Param>]) -> String {
+        let columns = &self.request.table.relation.columns;
+        let placeholders: Vec<Option<String>> = after.iter().map(|v| v.as_ref().map(|p| w.param(p.clone()))).collect();
+        let mut terms = Vec::new();
+        for (i, key) in self.request.order.iter().enumerate() {
+            let Some(after_i) = comes_after(&quote::ident(&columns[key.column].name), key, placeholders[i].as_deref())
+            else {
+                continue;
+            };
+            let mut parts: Vec<String> = self.request.order[..i]
+                .iter()
+                .zip(&placeholders)
+                .map(|(k, p)| {
+                    let name = quote::ident(&columns[k.column].name);
+                    match p {
+                        Some(p) => format!("{name} = {p}"),
+                        None => format!("{name} IS NULL"),
+                    }
+                })
+                .collect();
+            parts.push(after_i);
+            terms.push(format!("({})", parts.join(" AND ")));
+        }
+        if terms.is_empty() {
+            "1 = 0".to_owned()
+        } else {
+            format!("({})", terms.join(" OR "))
+        }
+    }
+}
+
+/// The condition "column `name` sorts strictly after `value`" (None: after nothing).
+fn comes_after(name: &str, key: &SortKey, value: Option<&str>) -> Option<String> {
+    match value {
+        None if key.nulls_first => Some(format!("{name} IS NOT NULL")),
+        None => None,
+        Some(v) => {
+            let op = if key.descending { "<" } else { ">" };
+            if key.nulls_first {
+                Some(format!("{name} {op} {v}"))
+            } else {
+                Some(format!("({name} {op} {v} OR {name} IS NULL)"))
+            }
+        }
+    }
+}
+
+struct Writer {
+    dialect: Dialect,
+    sql: String,
+    params: Vec<Param>,
+}
+
+impl Writer {
+    fn new(dialect: Dialect) -> Writer {
+        Writer { dialect, sql: String::with_capacity(256), params: Vec::new() }
+    }
+
+    /// Adds a parameter and returns its placeholder (with its cast, on PostgreSQL).
+    fn param(&mut self, p: Param) -> String {
+        let n = self.params.len() + 1;
+        let placeholder = match (self.dialect, &p.cast, &p.bind) {
+            (Dialect::Postgres, Some(cast), Bind::Text(_)) => format!("CAST(${n} AS {cast})"),
+            (Dialect::Postgres, _, _) => format!("${n}"),
+            (Dialect::Sqlite, _, _) => format!("?{n}"),
+        };
+        self.params.push(p);
+        placeholder
+    }
+}

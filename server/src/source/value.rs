@@ -1,0 +1,135 @@
+//! A value from the query string (a filter's operand, a plain `after=`, a token's key) parsed
+//! by its column's type into a bound [`Param`].
+//!
+//! Integers, floats, booleans, `bytea` (`\x` hex), UUIDs and enum labels are checked here.
+//! Types whose input syntax only PostgreSQL knows exactly (numeric, dates and times,
+//! intervals, JSON, arrays, others) are bound as text cast to the column's type and marked
+//! `check`: the database parses them once before the query runs, so a bad one is a 400
+//! naming the parameter. SQLite values follow the column's affinity.
+
+use shared::ColumnType;
+
+use super::{BadRequest, Bind, Dialect, Param};
+use crate::introspect::TableDef;
+
+/// Parses `text` as a value of column `column` of `table`; errors name `origin`.
+pub fn parse(dialect: Dialect, table: &TableDef, column: usize, text: &str, origin: &str) -> Result<Param, BadRequest> {
+    let col = &table.relation.columns[column];
+    let cast = table.cast_types.get(column).cloned().filter(|c| !c.is_empty());
+    let bad = |what: &str| {
+        BadRequest::new(origin, format!("{origin}: {text:?} is not {what} (column {:?} is {})", col.name, col.sql_type))
+    };
+    let native = |bind| Ok(Param { bind, cast: None, check: false, origin: origin.to_owned() });
+    let as_text =
+        |check| Ok(Param { bind: Bind::Text(text.to_owned()), cast: cast.clone(), check, origin: origin.to_owned() });
+    match (&col.column_type, dialect) {
+        (ColumnType::Int2, _) => native(Bind::I16(text.parse().map_err(|_| bad("a 16-bit integer"))?)),
+        (ColumnType::Int4, _) => native(Bind::I32(text.parse().map_err(|_| bad("a 32-bit integer"))?)),
+        (ColumnType::Int8, _) => native(Bind::I64(text.parse().map_err(|_| bad("a 64-bit integer"))?)),
+        (ColumnType::Float4, _) => native(Bind::F32(parse_float(text).ok_or_else(|| bad("a number"))? as f32)),
+        (ColumnType::Float8, _) => native(Bind::F64(parse_float(text).ok_or_else(|| bad("a number"))?)),
+        (ColumnType::Bool, _) => native(Bind::Bool(parse_bool(text).ok_or_else(|| bad("a boolean (true or false)"))?)),
+        (ColumnType::Text, _) => as_text(false),
+        (ColumnType::Bytea, _) => {
+            native(Bind::Bytes(parse_hex(text).ok_or_else(|| bad("bytes written as \\x and hex digits"))?))
+        }
+        (ColumnType::Uuid, _) => {
+            if is_uuid(text) {
+                as_text(false)
+            } else {
+                Err(bad("a UUID"))
+            }
+        }
+        (ColumnType::Enum { labels, .. }, _) => {
+            if labels.iter().any(|l| l == text) {
+                as_text(false)
+            } else {
+                Err(bad(&format!("one of {}", labels.join(", "))))
+            }
+        }
+        (ColumnType::SqliteInteger | ColumnType::SqliteReal, _) => match text.parse::<i64>() {
+            Ok(i) if col.column_type == ColumnType::SqliteInteger => native(Bind::I64(i)),
+            _ => native(Bind::F64(parse_float(text).ok_or_else(|| bad("a number"))?)),
+        },
+        (ColumnType::SqliteText, _) => native(Bind::Text(text.to_owned())),
+        (ColumnType::SqliteNumeric | ColumnType::SqliteBlob, _) => native(dynamic(text)),
+        (_, Dialect::Sqlite) => native(Bind::Text(text.to_owned())),
+        (_, Dialect::Postgres) => as_text(true),
+    }
+}
+
+/// What SQLite's NUMERIC affinity makes of a text: an integer, a real, or the text
+/// (`true` and `false` are SQLite's 1 and 0).
+fn dynamic(text: &str) -> Bind {
+    if text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false") {
+        Bind::I64(i64::from(text.eq_ignore_ascii_case("true")))
+    } else if let Ok(i) = text.parse::<i64>() {
+        Bind::I64(i)
+    } else if let Some(f) = parse_float(text).filter(|f| f.is_finite()) {
+        Bind::F64(f)
+    } else {
+        Bind::Text(text.to_owned())
+    }
+}
+
+/// A float, with PostgreSQL's spellings of the special values.
+pub fn parse_float(text: &str) -> Option<f64> {
+    match text.to_ascii_lowercase().as_str() {
+        "nan" => Some(f64::NAN),
+        "infinity" | "inf" | "+infinity" | "+inf" => Some(f64::INFINITY),
+        "-infinity" | "-inf" => Some(f64::NEG_INFINITY),
+        t if t.contains(|c: char| c.is_ascii_alphabetic() && c != 'e') => None,
+        _ => text.parse().ok(),
+    }
+}
+
+/// PostgreSQL's boolean spellings.
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "t" | "yes" | "y" | "on" | "1" => Some(true),
+        "false" | "f" | "no" | "n" | "off" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// `\x` followed by an even number of hex digits.
+pub fn parse_hex(text: &str) -> Option<Vec<u8>> {
+    let hex = text.strip_prefix("\\x")?.as_bytes();
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    hex.chunks(2)
+        .map(|pair| {
+            let digit = |b: u8| (b as char).to_digit(16);
+            Some((digit(pair[0])? * 16 + digit(pair[1])?) as u8)
+        })
+        .collect()
+}
+
+fn is_uuid(text: &str) -> bool {
+    let hex: String = text.chars().filter(|c| *c != '-').collect();
+    let text = text.trim_start_matches('{').trim_end_matches('}');
+    hex.trim_start_matches('{').trim_end_matches('}').len() == 32
+        && text.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_floats_hex_and_booleans() {
+        assert!(parse_float("NaN").unwrap().is_nan());
+        assert_eq!(parse_float("-Infinity"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_float("1e3"), Some(1000.0));
+        assert_eq!(parse_float("abc"), None);
+        assert_eq!(parse_hex("\\x00ff"), Some(vec![0, 255]));
+        assert_eq!(parse_hex("\\x0"), None);
+        assert_eq!(parse_hex("00"), None);
+        assert_eq!(parse_bool("on"), Some(true));
+        assert_eq!(parse_bool("maybe"), None);
+        assert!(is_uuid("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"));
+        assert!(!is_uuid("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1"));
+        assert!(!is_uuid("'; drop table x; --"));
+    }
+}

@@ -1,0 +1,188 @@
+//! Wire formats for any relation's rows, one file per format: [`ndjson`], [`json`] (also
+//! the JSON value of each cell, which NDJSON shares), [`csv`], [`text`] (COPY text).
+//! [`TableEncoder`] picks one per response and is what `crate::body` drives.
+//!
+//! Type mapping (per cell; NULL is `null` in JSON, an unquoted empty field in CSV, `\N`
+//! in text, and never equal to an empty string or the text `null`):
+//!
+//! | type | JSON | CSV / text |
+//! |---|---|---|
+//! | int2/4/8, SQLite integer | number | digits |
+//! | float4/8, SQLite real | number; `"NaN"`, `"Infinity"`, `"-Infinity"` | shortest round-trip text, `NaN`, `Infinity` |
+//! | numeric | number with every digit (`"NaN"`, `"Infinity"` as strings) | the digits |
+//! | bool | `true` / `false` | `true` / `false` |
+//! | text, varchar, char, enum, other types | string | the text |
+//! | bytea, SQLite blob | `"\\x00ff"` | `\x00ff` |
+//! | date, time, timestamp, timestamptz | ISO 8601 string (`Z` for timestamptz), `"infinity"` | the same |
+//! | interval | ISO 8601 duration string (`P1Y2M3DT4H5M6S`) | the same |
+//! | uuid | string | the same |
+//! | json, jsonb | the JSON itself | the JSON text |
+//! | arrays | JSON array | PostgreSQL array literal `{1,NULL,"a b"}` |
+
+pub mod csv;
+pub mod json;
+pub mod ndjson;
+pub mod text;
+
+use axum::http::{HeaderName, HeaderValue};
+use bytes::Bytes;
+use shared::{ErrorBody, Format};
+
+use crate::db::table_rows::TableItem;
+use crate::encode::ChunkEncoder;
+
+/// The response header that carries the `next` token of a buffered response cut by `limit`.
+pub const NEXT_HEADER: &str = "rowstream-next";
+
+/// Encodes a relation's row stream in one format.
+pub struct TableEncoder {
+    format: Format,
+    /// Column names, in order.
+    names: Vec<String>,
+    /// Per column, its JSON key with the colon (`"name":`), control words escaped.
+    keys: Vec<Vec<u8>>,
+    buf: Vec<u8>,
+    /// Scratch text for one cell.
+    scratch: String,
+    rows: u64,
+    end: Option<(bool, Option<String>)>,
+}
+
+impl TableEncoder {
+    pub fn new(format: Format, names: Vec<String>, capacity: usize) -> TableEncoder {
+        let keys = names.iter().enumerate().map(|(i, name)| json::key(name, i == 0)).collect();
+        TableEncoder {
+            format,
+            names,
+            keys,
+            buf: Vec::with_capacity(capacity),
+            scratch: String::new(),
+            rows: 0,
+            end: None,
+        }
+    }
+
+    /// The `next` token, once the stream ended cut short.
+    pub fn next_token(&self) -> Option<&str> {
+        self.end.as_ref().and_then(|(_, next)| next.as_deref())
+    }
+}
+
+impl ChunkEncoder for TableEncoder {
+    type Item = TableItem;
+
+    fn content_type(&self) -> &'static str {
+        crate::encode::BodyFormat::Api(self.format).content_type()
+    }
+
+    fn begin(&mut self) {
+        match self.format {
+            Format::Json => self.buf.push(b'['),
+            Format::Csv => csv::header(&mut self.buf, &self.names),
+            Format::Ndjson | Format::Text => {}
+        }
+    }
+
+    fn item(&mut self, item: &TableItem) {
+        let cells = match item {
+            TableItem::Row(cells) => cells,
+            TableItem::End { cut, next } => {
+                self.end = Some((*cut, next.clone()));
+                return;
+            }
+        };
+        match self.format {
+            Format::Ndjson => ndjson::row(&mut self.buf, &self.keys, cells, &mut self.scratch),
+            Format::Json => json::row(&mut self.buf, &self.keys, cells, &mut self.scratch, self.rows == 0),
+            Format::Csv => csv::row(&mut self.buf, cells, &mut self.scratch),
+            Format::Text => text::row(&mut self.buf, cells, &mut self.scratch),
+        }
+        self.rows += 1;
+    }
+
+    fn end(&mut self) {
+        match self.format {
+            Format::Ndjson => {
+                let (cut, next) = self.end.clone().unwrap_or((false, None));
+                ndjson::trailer(&mut self.buf, self.rows, cut, next);
+            }
+            Format::Json => self.buf.extend_from_slice(b"\n]\n"),
+            Format::Csv | Format::Text => {}
+        }
+    }
+
+    fn error(&mut self, error: &ErrorBody) {
+        if self.format == Format::Ndjson {
+            ndjson::error(&mut self.buf, error);
+        }
+    }
+
+    fn take(&mut self) -> Bytes {
+        let capacity = self.buf.capacity();
+        Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(capacity)))
+    }
+
+    fn pending(&self) -> usize {
+        self.buf.len()
+    }
+
+    fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    fn final_headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+        match self.next_token().and_then(|t| HeaderValue::from_str(t).ok()) {
+            Some(value) => vec![(HeaderName::from_static(NEXT_HEADER), value)],
+            None => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cell::Cell;
+
+    fn encode(format: Format, names: &[&str], rows: &[Vec<Cell>]) -> String {
+        let mut e = TableEncoder::new(format, names.iter().map(|n| n.to_string()).collect(), 64);
+        e.begin();
+        for r in rows {
+            e.item(&TableItem::Row(r.clone()));
+        }
+        e.item(&TableItem::End { cut: false, next: None });
+        e.end();
+        String::from_utf8(e.take().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn null_empty_and_the_text_null_stay_apart() {
+        let rows = vec![
+            vec![Cell::Null],
+            vec![Cell::Text(String::new())],
+            vec![Cell::Text("null".into())],
+            vec![Cell::Text("\\N".into())],
+        ];
+        assert_eq!(
+            encode(Format::Ndjson, &["v"], &rows),
+            "{\"v\":null}\n{\"v\":\"\"}\n{\"v\":\"null\"}\n{\"v\":\"\\\\N\"}\n{\"end\":{\"rows\":4}}\n"
+        );
+        assert_eq!(encode(Format::Csv, &["v"], &rows), "v\n\n\"\"\nnull\n\\N\n");
+        assert_eq!(encode(Format::Text, &["v"], &rows), "\\N\n\nnull\n\\\\N\n");
+        assert_eq!(
+            encode(Format::Json, &["v"], &rows),
+            "[\n{\"v\":null},\n{\"v\":\"\"},\n{\"v\":\"null\"},\n{\"v\":\"\\\\N\"}\n]\n"
+        );
+    }
+
+    #[test]
+    fn a_row_never_starts_like_a_control_frame() {
+        for name in shared::frame::CONTROL_WORDS {
+            let out = encode(Format::Ndjson, &[name, "x"], &[vec![Cell::Json("{\"rows\":1}".into()), Cell::Int(1)]]);
+            let first = out.lines().next().unwrap();
+            assert!(!shared::is_control_line(first.as_bytes()), "{first}");
+            let value: serde_json::Value = serde_json::from_str(first).unwrap();
+            assert_eq!(value[name], serde_json::json!({"rows": 1}));
+            assert_eq!(out.lines().last().unwrap(), "{\"end\":{\"rows\":1}}");
+        }
+    }
+}
