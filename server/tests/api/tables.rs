@@ -518,3 +518,162 @@ async fn expose_and_hide_choose_what_is_served() {
     let (status, _) = get_json(&app, "/api/tables/audit_log/rows").await;
     assert_eq!(status, 404);
 }
+
+/// Rows with a composite text/integer key, duplicates and NULLs in the sort columns.
+fn keyset_setup(backend: Backend) -> String {
+    let (series, a) = match backend {
+        Backend::Sqlite => (
+            "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 150) INSERT INTO k SELECT",
+            "CASE i % 7 WHEN 0 THEN 'Zed' WHEN 1 THEN 'a b' WHEN 2 THEN 'é' WHEN 3 THEN '' WHEN 4 THEN 'a\"b' WHEN 5 THEN 'x,y' ELSE '😀' END",
+        ),
+        _ => (
+            "INSERT INTO k SELECT",
+            "CASE i % 7 WHEN 0 THEN 'Zed' WHEN 1 THEN 'a b' WHEN 2 THEN 'é' WHEN 3 THEN '' WHEN 4 THEN 'a\"b' WHEN 5 THEN 'x,y' ELSE '😀' END",
+        ),
+    };
+    let from = if backend == Backend::Sqlite { "FROM s" } else { "FROM generate_series(1, 150) i" };
+    format!(
+        "CREATE TABLE k (a text, b int, c text, v int, PRIMARY KEY (a, b));
+         {series} {a}, i % 40, CASE WHEN i % 5 = 0 THEN NULL ELSE 'c' || (i % 4) END,
+           CASE WHEN i % 6 = 0 THEN NULL ELSE i % 3 END {from};"
+    )
+}
+
+/// Follows `next` tokens page by page; returns the rows' keys in order.
+async fn pages(app: &TestApp, query: &str, page: u64, mode: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..1000 {
+        let mut path = format!("/api/tables/k/rows?select=a,b&limit={page}&mode={mode}&{query}");
+        if let Some(token) = &after {
+            path.push_str(&format!("&after={token}"));
+        }
+        let response = app.get(&path).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let header = response.headers().get("rowstream-next").map(|v| v.to_str().unwrap().to_owned());
+        let body = response.text().await.unwrap();
+        let (rows, end) = table_ndjson(&body);
+        let end = end.expect("trailer");
+        assert_eq!(end.rows, rows.len() as u64);
+        keys.extend(rows.iter().map(|r| format!("{}|{}", r["a"].as_str().unwrap(), r["b"])));
+        if mode == "buffered" {
+            assert_eq!(header, end.next, "buffered responses carry next in a header");
+        }
+        if !end.cut {
+            assert!(end.next.is_none());
+            return keys;
+        }
+        assert_eq!(rows.len() as u64, page);
+        after = Some(end.next.expect("a cut stream of a keyed table says where to continue"));
+    }
+    panic!("no end");
+}
+
+#[tokio::test]
+async fn keyset_resume_is_exact_for_any_order() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let app = app_with(backend, &keyset_setup(backend)).await;
+        // (order=, the same order in SQL with explicit NULL placement)
+        let orders = [
+            ("", "a, b"),
+            ("order=c", "c ASC NULLS LAST, a, b"),
+            ("order=c.desc", "c DESC NULLS FIRST, a, b"),
+            ("order=c.asc.nullsfirst", "c ASC NULLS FIRST, a, b"),
+            ("order=c.desc.nullslast", "c DESC NULLS LAST, a, b"),
+            ("order=v.desc.nullslast,c.asc", "v DESC NULLS LAST, c ASC NULLS LAST, a, b"),
+            ("order=v,c.desc.nullsfirst", "v ASC NULLS LAST, c DESC NULLS FIRST, a, b"),
+            ("order=b.desc", "b DESC, a"),
+            ("order=a.desc", "a DESC, b"),
+        ];
+        for (query, sql_order) in orders {
+            let expected = column_texts(
+                &app.db,
+                &format!("SELECT a || '|' || CAST(b AS text) AS key FROM k ORDER BY {sql_order}"),
+            )
+            .await;
+            assert_eq!(expected.len(), 150);
+            let (_, body) = app.body(&format!("/api/tables/k/rows?select=a,b&{query}")).await;
+            let (rows, _) = table_ndjson(&body);
+            let full: Vec<String> = rows.iter().map(|r| format!("{}|{}", r["a"].as_str().unwrap(), r["b"])).collect();
+            assert_eq!(full, expected, "{backend:?} {query}: the order is the SQL order");
+            for (page, mode) in [(7, "stream"), (1, "stream"), (40, "buffered")] {
+                assert_eq!(
+                    pages(&app, query, page, mode).await,
+                    expected,
+                    "{backend:?} {query} pages of {page} ({mode})"
+                );
+            }
+        }
+        // A token only continues the order it was made for.
+        let (_, body) = app.body("/api/tables/k/rows?order=c&limit=3").await;
+        let next = table_ndjson(&body).1.unwrap().next.unwrap();
+        assert_bad(&app, &format!("/api/tables/k/rows?order=v&after={next}"), "after").await;
+        // limit=0: nothing sent, and it says there was more.
+        let (_, body) = app.body("/api/tables/k/rows?limit=0").await;
+        assert_eq!(table_ndjson(&body).1, Some(EndDetail { rows: 0, cut: true, next: None }));
+    }
+}
+
+#[tokio::test]
+async fn a_plain_key_value_resumes_the_default_order() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let app = app_with(backend, items_setup(backend)).await;
+        assert_eq!(api_ids(&app, "items", "after=100&limit=3").await, ["101", "102", "103"]);
+        let (_, body) = app.body("/api/tables/items/rows?select=id&after=295").await;
+        let (rows, end) = table_ndjson(&body);
+        assert_eq!(rows.len(), 5);
+        assert_eq!(end, Some(EndDetail { rows: 5, cut: false, next: None }));
+        // Filters and keyset together.
+        let (_, body) = app.body("/api/tables/items/rows?select=id&tag=eq.x&limit=2").await;
+        let (rows, end) = table_ndjson(&body);
+        assert_eq!(rows.iter().map(|r| r["id"].as_i64().unwrap()).collect::<Vec<_>>(), [2, 6]);
+        let next = end.unwrap().next.unwrap();
+        assert_eq!(api_ids(&app, "items", &format!("tag=eq.x&limit=2&after={next}")).await, ["10", "14"]);
+    }
+}
+
+#[tokio::test]
+async fn names_that_need_quoting_and_control_words_are_plain_columns() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let json_type = if backend == Backend::Sqlite { "TEXT" } else { "jsonb" };
+        let setup = format!(
+            "CREATE TABLE \"Order Items\" (\"select\" int PRIMARY KEY, \"end\" text, \"error\" text, \"schema\" text, \"a.b\" int);
+             INSERT INTO \"Order Items\" VALUES (1, '{{\"rows\":1}}', 'e', 's', 10), (2, NULL, '', 'x', 20), (3, 'z', 'e', NULL, 30);
+             CREATE TABLE ends (\"end\" {json_type});
+             INSERT INTO ends VALUES ('{{\"rows\": 1}}'), ('{{\"rows\": 2, \"cut\": true}}'), (NULL);"
+        );
+        let app = app_with(backend, &setup).await;
+        let (_, body) =
+            app.body("/api/tables/Order%20Items/rows?select=end,select,%22a.b%22&order=select.desc&error=eq.e").await;
+        let (rows, end) = table_ndjson(&body);
+        assert_eq!(end.map(|e| e.rows), Some(2));
+        assert_eq!(rows[0]["end"], "z");
+        assert_eq!(rows[1]["end"], "{\"rows\":1}");
+        assert_eq!(rows[1]["a.b"], 10);
+        assert!(
+            body.lines().all(|l| l.starts_with("{\"\\u0065nd\":") || l.starts_with("{\"end\":{\"rows\":2}")),
+            "{body}"
+        );
+        for column in ["error", "schema"] {
+            let (_, body) = app.body(&format!("/api/tables/Order%20Items/rows?select={column}&limit=1")).await;
+            let first = body.lines().next().unwrap();
+            assert!(!shared::is_control_line(first.as_bytes()), "{first}");
+            let (rows, end) = table_ndjson(&body);
+            assert_eq!((rows.len(), end.map(|e| e.cut)), (1, Some(true)));
+        }
+        // One column named `end` holding objects that look like trailers.
+        for mode in ["stream", "buffered"] {
+            let (_, body) = app.body(&format!("/api/tables/ends/rows?mode={mode}")).await;
+            let (rows, end) = table_ndjson(&body);
+            assert_eq!(end, Some(EndDetail { rows: 3, cut: false, next: None }), "{backend:?}: {body}");
+            let values: Vec<&Value> = rows.iter().map(|r| &r["end"]).collect();
+            if backend == Backend::Sqlite {
+                assert_eq!(values, [&json!("{\"rows\": 1}"), &json!("{\"rows\": 2, \"cut\": true}"), &Value::Null]);
+            } else {
+                assert_eq!(values, [&json!({"rows": 1}), &json!({"rows": 2, "cut": true}), &Value::Null]);
+            }
+        }
+        let (_, body) = app.body("/api/tables/ends/rows?format=csv").await;
+        assert!(body.starts_with("end\n"), "{body}");
+    }
+}
