@@ -677,3 +677,63 @@ async fn names_that_need_quoting_and_control_words_are_plain_columns() {
         assert!(body.starts_with("end\n"), "{body}");
     }
 }
+
+async fn busy_backends(db: &TestDb) -> i64 {
+    let mut pg = sqlx::PgConnection::connect(&postgres_base_url()).await.unwrap();
+    sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state <> 'idle'")
+        .bind(db.schema.clone().unwrap())
+        .fetch_one(&mut pg)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn relation_streams_keep_the_streaming_guarantees() {
+    let setup =
+        "CREATE TABLE big AS SELECT i::int8 AS id, md5(i::text) AS t, i % 10 AS g FROM generate_series(1, 300000) i;
+                 ALTER TABLE big ADD PRIMARY KEY (id);";
+    let app = app_with(Backend::Postgres, setup).await;
+    // The first row goes out alone; a client that does not read holds the query back.
+    let mut raw = app.raw("/api/tables/big/rows?g=neq.3", Some(4096)).await;
+    assert_eq!(raw.status, 200);
+    let ChunkEvent::Chunk(first) = raw.next_chunk().await else { panic!("no first chunk") };
+    assert_eq!(first.iter().filter(|b| **b == b'\n').count(), 1, "the first row alone");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(app.metric("rowstream_rows_read_total").await < 270_000, "backpressure reaches the query");
+    assert_eq!(busy_backends(&app.db).await, 1, "one backend streams, in its transaction");
+    // Leaving stops the query: its connection is closed, not returned with a result pending.
+    drop(raw);
+    assert!(
+        eventually(std::time::Duration::from_secs(5), std::time::Duration::from_millis(50), || async {
+            busy_backends(&app.db).await == 0
+        })
+        .await,
+        "the query must stop when the client goes away"
+    );
+    // A complete stream, read whole.
+    let (_, body) = app.body("/api/tables/big/rows?select=id&g=neq.3&order=id.desc").await;
+    let (rows, end) = table_ndjson(&body);
+    assert_eq!(end.map(|e| e.rows), Some(270_000));
+    assert_eq!(rows[0]["id"], 300_000);
+    // A failure after the status line: an error frame, then an abort, never a trailer.
+    let mut raw = app.raw("/api/tables/big/rows", Some(4096)).await;
+    assert!(matches!(raw.next_chunk().await, ChunkEvent::Chunk(_)));
+    let mut pg = sqlx::PgConnection::connect(&postgres_base_url()).await.unwrap();
+    let killed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND state <> 'idle') t",
+    )
+    .bind(app.db.schema.clone().unwrap())
+    .fetch_one(&mut pg)
+    .await
+    .unwrap();
+    assert_eq!(killed, 1);
+    let (rest, complete) = raw.chunks().await;
+    assert!(!complete, "an aborted stream must not end with the terminating chunk");
+    let body = String::from_utf8(rest.concat()).unwrap();
+    assert!(
+        body.lines().last().unwrap_or("").starts_with("{\"error\":{\"code\":\"database_error\""),
+        "{}",
+        body.lines().last().unwrap_or("")
+    );
+    assert!(!body.contains("{\"end\""));
+}
