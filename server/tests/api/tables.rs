@@ -764,3 +764,18 @@ async fn tokens_resume_on_a_column_of_every_type() {
         }
     }
 }
+
+#[tokio::test]
+async fn relations_of_further_schemas_are_named_with_their_schema() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let schema = db.schema.clone().unwrap();
+    let other = format!("{schema}_other");
+    exec(&db, &format!("CREATE TABLE here (id int PRIMARY KEY); CREATE SCHEMA {other}; CREATE TABLE {other}.there (id int PRIMARY KEY); INSERT INTO {other}.there VALUES (7);")).await;
+    let app = spawn_app_on(db, |c| c.catalog.schemas.push(other.clone())).await;
+    let (_, list) = get_json(&app, "/api/tables").await;
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["here", "messages", &format!("{other}.there")]);
+    let (_, body) = app.body(&format!("/api/tables/{other}.there/rows")).await;
+    assert_eq!(table_ndjson(&body).0[0]["id"], 7);
+    exec(&app.db, &format!("DROP SCHEMA {other} CASCADE")).await;
+}
