@@ -106,11 +106,11 @@ pub fn parse_hex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// 32 hex digits, hyphens allowed between them, optionally in braces (what PostgreSQL reads).
 fn is_uuid(text: &str) -> bool {
-    let hex: String = text.chars().filter(|c| *c != '-').collect();
-    let text = text.trim_start_matches('{').trim_end_matches('}');
-    hex.trim_start_matches('{').trim_end_matches('}').len() == 32
-        && text.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+    let inner = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or(text);
+    inner.chars().filter(char::is_ascii_hexdigit).count() == 32
+        && inner.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
 }
 
 #[cfg(test)]
