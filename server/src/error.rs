@@ -58,6 +58,12 @@ impl AppError {
         }
     }
 
+    /// Whether the database says a relation or column the catalog named is gone (SQLSTATE
+    /// 42P01 undefined_table, 42703 undefined_column): the catalog is out of date.
+    pub fn is_schema_drift(&self) -> bool {
+        matches!(self, AppError::Database(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42P01" | "42703")))
+    }
+
     /// The body for a database failure, also written as the error frame of a stream that
     /// breaks after its status line (when the error can no longer become a response).
     pub fn database_body(error: &sqlx::Error) -> ErrorBody {

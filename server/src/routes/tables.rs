@@ -52,12 +52,18 @@ pub async fn rows(
     let rows = stream_table(connection, plan);
     let format = params.format;
     let encoder = move |capacity| TableEncoder::new(format, names, capacity);
-    match params.mode {
-        Mode::Stream => {
-            body::streamed_with(rows, encoder, params.batch.unwrap_or(state.batch_size), state.metrics)
-                .instrument(span)
-                .await
+    let batch = params.batch.unwrap_or(state.batch_size);
+    let response = match params.mode {
+        Mode::Stream => body::streamed_with(rows, encoder, batch, state.metrics.clone()).instrument(span).await,
+        Mode::Buffered => body::buffered_with(rows, encoder, state.metrics.clone()).instrument(span).await,
+    };
+    if let Err(error) = &response {
+        if error.is_schema_drift() {
+            // The relation changed since it was read: the next request sees it as it is now.
+            if let Err(refresh) = state.catalog.refresh().await {
+                tracing::warn!(%refresh, "could not re-read the catalog");
+            }
         }
-        Mode::Buffered => body::buffered_with(rows, encoder, state.metrics).instrument(span).await,
     }
+    response
 }

@@ -779,3 +779,19 @@ async fn relations_of_further_schemas_are_named_with_their_schema() {
     assert_eq!(table_ndjson(&body).0[0]["id"], 7);
     exec(&app.db, &format!("DROP SCHEMA {other} CASCADE")).await;
 }
+
+#[tokio::test]
+async fn a_changed_relation_is_read_again() {
+    let app = app_with(
+        Backend::Postgres,
+        "CREATE TABLE t (id int PRIMARY KEY, gone text, kept text); INSERT INTO t VALUES (1, 'a', 'b');",
+    )
+    .await;
+    exec(&app.db, "ALTER TABLE t DROP COLUMN gone").await;
+    let (status, body) = get_json(&app, "/api/tables/t/rows").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (500, Some("database_error")), "{body}");
+    let (status, body) = get_json(&app, "/api/tables/t/rows").await;
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = app.body("/api/tables/t/rows").await;
+    assert_eq!(body.lines().next(), Some(r#"{"id":1,"kept":"b"}"#));
+}
