@@ -74,7 +74,9 @@ pub fn stream_table(
                         cut = true;
                         continue;
                     }
-                    if keyed {
+                    // Keys are kept only where a resume can start: after the head row (the
+                    // bulk query), and after the row that `limit` may cut the stream at.
+                    if keyed && (head || limit == Some(sent + 1)) {
                         last_keys = plan.key_slots.iter().map(|s| cells[*s].clone()).collect();
                     }
                     cells.truncate(visible);

@@ -251,3 +251,69 @@ impl Writer {
         placeholder
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use shared::{Column, ColumnType, Relation, RelationKind};
+
+    use super::*;
+    use crate::introspect::TableDef;
+    use crate::source::request::RowsQuery;
+
+    fn table() -> Arc<TableDef> {
+        let column = |name: &str, column_type| Column {
+            name: name.into(),
+            column_type,
+            nullable: true,
+            sql_type: String::new(),
+        };
+        Arc::new(TableDef {
+            relation: Relation {
+                name: "t".into(),
+                kind: RelationKind::Table,
+                columns: vec![
+                    column("id", ColumnType::Int8),
+                    column("c", ColumnType::Text),
+                    column("n", ColumnType::Numeric),
+                ],
+                primary_key: vec!["id".into()],
+            },
+            schema: Some("s".into()),
+            table: "t\"x".into(),
+            cast_types: vec!["bigint".into(), "text".into(), "numeric".into()],
+        })
+    }
+
+    #[test]
+    fn writes_quoted_names_and_only_placeholders() {
+        let query = RowsQuery {
+            select: Some("c"),
+            order: Some("c.desc"),
+            filters: vec![("n", "gt.1.5")],
+            ..Default::default()
+        };
+        let plan = Plan::new(RowsRequest::parse(Dialect::Postgres, table(), &query).unwrap());
+        let after = [
+            Some(Param {
+                bind: Bind::Text("x".into()),
+                cast: Some("text".into()),
+                check: false,
+                origin: "after".into(),
+            }),
+            None,
+        ];
+        let statement = plan.statement(Some(&after), Some(10));
+        assert_eq!(
+            statement.sql,
+            "SELECT \"c\", \"id\" FROM \"s\".\"t\"\"x\" WHERE \"n\" > CAST($1 AS numeric) \
+             AND ((\"c\" < CAST($2 AS text))) ORDER BY \"c\" DESC NULLS FIRST, \"id\" ASC NULLS LAST LIMIT $3"
+        );
+        // A NULL in a NULLS FIRST column: every non-NULL comes after it, then ties by key.
+        let after = [None, Some(Param { bind: Bind::I64(5), cast: None, check: false, origin: "after".into() })];
+        let statement = plan.statement(Some(&after), None);
+        assert!(statement.sql.contains("WHERE \"n\" > CAST($1 AS numeric) AND ((\"c\" IS NOT NULL) OR (\"c\" IS NULL AND (\"id\" > $2 OR \"id\" IS NULL)))"), "{}", statement.sql);
+        assert_eq!(plan.checked_params().len(), 1);
+    }
+}
