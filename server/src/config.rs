@@ -174,6 +174,23 @@ mod tests {
     }
 
     #[test]
+    fn relation_settings_come_from_every_layer() {
+        let file: Layer =
+            toml::from_str("schemas = [\"app\", \"public\"]\nexpose = [\"order*\"]\nhide = [\"*_audit\"]").unwrap();
+        let config = Config::from_layers(Layer::default(), file.clone()).unwrap();
+        assert_eq!(config.catalog.schemas, ["app", "public"]);
+        assert_eq!(config.catalog.expose, ["order*"]);
+        assert_eq!(config.catalog.hide, ["*_audit"]);
+        let cli = Layer { hide: Some(vec![]), ..Layer::default() };
+        assert!(Config::from_layers(cli, file).unwrap().catalog.hide.is_empty());
+        assert_eq!(Config::default().catalog.schemas, ["public"]);
+        let bad_glob = Layer { expose: Some(vec!["[".into()]), ..Layer::default() };
+        assert!(Config::from_layers(bad_glob, Layer::default()).is_err());
+        let no_schema = Layer { schemas: Some(vec![]), ..Layer::default() };
+        assert!(Config::from_layers(no_schema, Layer::default()).is_err());
+    }
+
+    #[test]
     fn rejects_nonsense() {
         assert!(toml::from_str::<Layer>("no_such_key = 1").is_err());
         let zero = Layer { batch_size: Some(0), ..Layer::default() };
