@@ -30,6 +30,10 @@ pub enum Command {
     Seed(SeedArgs),
     /// Print a JWT for the configured secret.
     Token(TokenArgs),
+    /// Load-test a URL with keep-alive connections (the seed's asyncio client, as a tool).
+    Load(crate::load::LoadArgs),
+    /// Measure /standard vs /chunked and buffered vs stream on a running server.
+    Compare(crate::compare::CompareArgs),
 }
 
 #[derive(Debug, Args)]

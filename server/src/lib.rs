@@ -17,16 +17,22 @@
 //! - [`body`]: turns a row stream into a chunked HTTP body, or into one buffered body.
 //! - [`seed`]: deterministic test data, written with COPY (PostgreSQL) or batched inserts.
 //! - [`metrics`]: counters for streams and rows, served at `/metrics`.
+//! - [`memory`]: the process's resident memory and its peak, for `/metrics`.
+//! - [`load`]: `rowstream load`, an HTTP/1.1 load generator with an HDR latency histogram.
+//! - [`compare`]: `rowstream compare`, the seed's buffered-vs-streamed analysis as a command.
 //! - [`error`]: [`error::AppError`], the one error type handlers return.
 //! - [`telemetry`]: logging set-up.
 
 pub mod auth;
 pub mod body;
 pub mod cli;
+pub mod compare;
 pub mod config;
 pub mod db;
 pub mod encode;
 pub mod error;
+pub mod load;
+pub mod memory;
 pub mod metrics;
 pub mod params;
 pub mod routes;

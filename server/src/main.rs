@@ -1,4 +1,4 @@
-//! The `rowstream` binary: `serve`, `seed`, `token`. See `rowstream --help`.
+//! The `rowstream` binary: `serve`, `seed`, `token`, `load`, `compare`. See `rowstream --help`.
 
 use std::process::ExitCode;
 
@@ -10,17 +10,26 @@ use rowstream::db::Database;
 use rowstream::startup::{viewer_url, Application};
 use rowstream::{seed, telemetry};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init();
-    match run(cli).await {
+    let result = match &cli.command {
+        // `load` builds a runtime of its own, with `--threads` workers.
+        Command::Load(args) => rowstream::load::main(args.clone()),
+        _ => main_runtime(cli),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("rowstream: {error:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+#[tokio::main]
+async fn main_runtime(cli: Cli) -> anyhow::Result<()> {
+    run(cli).await
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -57,6 +66,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             })?;
             println!("{}", JwtKeys::new(secret.as_bytes()).issue(&args.sub, args.ttl)?);
         }
+        Command::Compare(args) => rowstream::compare::main(args.clone()).await?,
+        Command::Load(_) => anyhow::bail!("`load` runs on a runtime of its own"),
     }
     Ok(())
 }

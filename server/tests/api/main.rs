@@ -10,5 +10,6 @@ mod lifecycle;
 mod params;
 mod seed_api;
 mod streaming;
+mod tools;
 mod viewer;
 mod formats;
