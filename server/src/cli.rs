@@ -104,7 +104,7 @@ pub struct EndpointArgs {
     pub upstream_timeout: Option<Duration>,
     /// Redis for GET /hit, e.g. redis://127.0.0.1:6379/ [default: none: count in the
     /// embedded database].
-    #[arg(long, env = "REDIS_URL")]
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
     /// The key /hit increments [default: rowstream:hits].
     #[arg(long, env = "ROWSTREAM_HIT_KEY")]

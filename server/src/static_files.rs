@@ -1,9 +1,9 @@
 //! Static directories mounted at a prefix (aiohttp's `add_static('/css/', 'static/css',
 //! show_index=True)`): `--static /css=./static/css[,index]`, repeatable.
 //!
-//! Files are served by tower-http's `ServeDir` (ETag, Last-Modified, conditional requests,
-//! `Range`, a precompressed `.gz` sibling when the client accepts gzip) behind an on-the-fly
-//! gzip `CompressionLayer`. In front of it, [`serve`] keeps every request inside its mount:
+//! Files are served by tower-http's `ServeDir` (Last-Modified, If-Modified-Since, `Range`,
+//! a precompressed `.gz` sibling when the client accepts gzip) behind an on-the-fly gzip
+//! `CompressionLayer`; [`serve`] adds a weak ETag and answers `If-None-Match`. In front of it, [`serve`] keeps every request inside its mount:
 //! the path is percent-decoded and refused (404) when a segment is `..`, or it holds a
 //! backslash or a NUL; then the target is canonicalized (which resolves symlinks) and must
 //! still lie under the mount's canonical root, so a symlink pointing outside is a 404 too
@@ -18,6 +18,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use axum::extract::{OriginalUri, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Router;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -230,10 +231,55 @@ async fn serve(
             }
         };
     }
-    match mount.files.clone().oneshot(request).await {
+    // ServeDir sends Last-Modified and answers If-Modified-Since; the ETag is ours.
+    let etag = etag(&metadata);
+    if let Some(etag) = &etag {
+        if none_match(request.headers(), etag) {
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            response.headers_mut().insert(header::ETAG, etag.clone());
+            return response;
+        }
+    }
+    let mut response = match mount.files.clone().oneshot(request).await {
         Ok(response) => response.into_response(),
         Err(never) => match never {},
+    };
+    if let Some(etag) = etag {
+        if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
+            response.headers_mut().insert(header::ETAG, etag);
+        }
     }
+    response
+}
+
+/// A weak validator from the file's size and modification time: it changes whenever the
+/// content can have changed, and stays the same across gzip and identity encodings.
+fn etag(metadata: &std::fs::Metadata) -> Option<HeaderValue> {
+    let modified = metadata
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    HeaderValue::from_str(&format!(
+        "W/\"{:x}-{:x}\"",
+        metadata.len(),
+        modified.as_nanos()
+    ))
+    .ok()
+}
+
+/// Whether `If-None-Match` matches `etag` (weak comparison, as RFC 9110 asks for GET).
+fn none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    let Ok(etag) = etag.to_str() else {
+        return false;
+    };
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| tag.trim() == "*" || opaque(tag) == opaque(etag))
 }
 
 /// The request path as a relative path with no way out: percent-decoded, UTF-8, no `..`
