@@ -1,14 +1,17 @@
 //! [`FormFields`]: the body of a form POST, `application/x-www-form-urlencoded` or
-//! `multipart/form-data`, as UTF-8 name/value pairs (aiohttp's `await request.post()`).
+//! `multipart/form-data`, as name/value pairs (aiohttp's `await request.post()`).
 //!
 //! Every way a body can be wrong is an [`AppError`] with a stable code, never a panic:
 //! - larger than [`FormLimits::max_body`] → 413 `payload_too_large` (checked against
 //!   `Content-Length` before reading, and again while reading a body without one);
 //! - no content type, or one that is not a form → 415 `unsupported_media_type`;
-//! - a name or value that is not UTF-8 (after percent-decoding), a broken multipart body →
-//!   400 `bad_parameter` naming the field (or `body`);
-//! - a field the handler needs that is not there → 400 `bad_parameter` naming it
-//!   ([`FormFields::required`]).
+//! - a broken multipart body → 400 `bad_parameter` naming `body`;
+//! - a field the handler reads that is missing, or whose value is not UTF-8 (after
+//!   percent-decoding) → 400 `bad_parameter` naming it ([`FormFields::required`]).
+//!
+//! Values are kept as bytes and checked for UTF-8 only when a handler reads them as text,
+//! so a binary file part (the seed's load client posts an image next to its fields) does not
+//! fail a form whose text fields are fine.
 
 use axum::body::Body;
 use axum::extract::{FromRef, FromRequest, Request};
@@ -35,23 +38,31 @@ impl Default for FormLimits {
     }
 }
 
+/// One field: its name, its value's bytes, and the file name of a multipart file part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormField {
+    pub name: String,
+    pub value: Bytes,
+    pub file_name: Option<String>,
+}
+
 /// The fields of a form body, in order. A name may repeat; [`FormFields::get`] takes the
 /// first, as aiohttp's `data['key']` does.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FormFields(pub Vec<(String, String)>);
+pub struct FormFields(pub Vec<FormField>);
 
 impl FormFields {
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+    pub fn get(&self, name: &str) -> Option<&FormField> {
+        self.0.iter().find(|field| field.name == name)
     }
 
-    /// The field's value, or a 400 naming it.
+    /// The field's value as text; a 400 naming it when it is missing or not UTF-8.
     pub fn required(&self, name: &str) -> Result<&str, AppError> {
-        self.get(name).ok_or_else(|| {
+        let field = self.get(name).ok_or_else(|| {
             AppError::bad_parameter(name, format!("form field `{name}` is required"))
+        })?;
+        std::str::from_utf8(&field.value).map_err(|_| {
+            AppError::bad_parameter(name, format!("form field `{name}` is not valid UTF-8"))
         })
     }
 }
@@ -87,7 +98,7 @@ where
         }
         let body = read_limited(request.into_body(), limits.max_body).await?;
         match kind {
-            FormKind::UrlEncoded => parse_urlencoded(&body).map(FormFields),
+            FormKind::UrlEncoded => Ok(FormFields(parse_urlencoded(&body))),
             FormKind::Multipart { boundary } => {
                 parse_multipart(body, boundary).await.map(FormFields)
             }
@@ -146,23 +157,16 @@ fn form_kind(content_type: &str) -> Result<FormKind, AppError> {
     }
 }
 
-/// `a=1&b=x+y%21`: `+` is a space, `%XX` a byte; the decoded bytes must be UTF-8.
-/// (`form_urlencoded::parse` would replace bad bytes with U+FFFD instead of refusing them.)
-fn parse_urlencoded(body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
-    let decode = |bytes: &[u8], what: &dyn Fn() -> String| -> Result<String, AppError> {
+/// `a=1&b=x+y%21`: `+` is a space, `%XX` a byte. Names are read lossily (a name that is not
+/// UTF-8 can never be the one a handler asks for); values stay bytes until read.
+/// (`form_urlencoded::parse` would replace bad bytes with U+FFFD instead of keeping them.)
+fn parse_urlencoded(body: &[u8]) -> Vec<FormField> {
+    let decode = |bytes: &[u8]| -> Vec<u8> {
         let plus_as_space: Vec<u8> = bytes
             .iter()
             .map(|&b| if b == b'+' { b' ' } else { b })
             .collect();
-        percent_encoding::percent_decode(&plus_as_space)
-            .decode_utf8()
-            .map(|s| s.into_owned())
-            .map_err(|_| {
-                AppError::bad_parameter(
-                    what(),
-                    format!("form field `{}` is not valid UTF-8", what()),
-                )
-            })
+        percent_encoding::percent_decode(&plus_as_space).collect()
     };
     body.split(|&b| b == b'&')
         .filter(|pair| !pair.is_empty())
@@ -171,14 +175,16 @@ fn parse_urlencoded(body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
                 Some(i) => (&pair[..i], &pair[i + 1..]),
                 None => (pair, &b""[..]),
             };
-            let name = decode(name, &|| "body".to_owned())?;
-            let value = decode(value, &|| name.clone())?;
-            Ok((name, value))
+            FormField {
+                name: String::from_utf8_lossy(&decode(name)).into_owned(),
+                value: Bytes::from(decode(value)),
+                file_name: None,
+            }
         })
         .collect()
 }
 
-async fn parse_multipart(body: Bytes, boundary: String) -> Result<Vec<(String, String)>, AppError> {
+async fn parse_multipart(body: Bytes, boundary: String) -> Result<Vec<FormField>, AppError> {
     let broken = |e: multer::Error| {
         AppError::bad_parameter("body", format!("malformed multipart/form-data body: {e}"))
     };
@@ -189,12 +195,14 @@ async fn parse_multipart(body: Bytes, boundary: String) -> Result<Vec<(String, S
     let mut fields = Vec::new();
     while let Some(field) = multipart.next_field().await.map_err(broken)? {
         let name = field.name().map(str::to_owned).unwrap_or_default();
+        let file_name = field.file_name().map(str::to_owned);
         // Not `field.text()`: it would replace invalid bytes instead of refusing them.
-        let bytes = field.bytes().await.map_err(broken)?;
-        let value = String::from_utf8(bytes.to_vec()).map_err(|_| {
-            AppError::bad_parameter(&name, format!("form field `{name}` is not valid UTF-8"))
-        })?;
-        fields.push((name, value));
+        let value = field.bytes().await.map_err(broken)?;
+        fields.push(FormField {
+            name,
+            value,
+            file_name,
+        });
     }
     Ok(fields)
 }
@@ -203,22 +211,29 @@ async fn parse_multipart(body: Bytes, boundary: String) -> Result<Vec<(String, S
 mod tests {
     use super::*;
 
-    #[test]
-    fn urlencoded_decodes_plus_and_percent() {
-        let fields = parse_urlencoded(b"key=a+b%21&empty=&flag&name=%E4%BD%A0").unwrap();
-        assert_eq!(
-            fields,
-            [("key", "a b!"), ("empty", ""), ("flag", ""), ("name", "你")]
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        );
+    fn fields(body: &[u8]) -> FormFields {
+        FormFields(parse_urlencoded(body))
     }
 
     #[test]
-    fn urlencoded_refuses_bad_utf8_naming_the_field() {
-        match parse_urlencoded(b"key=%FF%FE") {
-            Err(AppError::BadParameter { parameter, .. }) => assert_eq!(parameter, "key"),
-            other => panic!("{other:?}"),
+    fn urlencoded_decodes_plus_and_percent() {
+        let form = fields(b"key=a+b%21&empty=&flag&name=%E4%BD%A0&key=second");
+        assert_eq!(form.required("key").unwrap(), "a b!");
+        assert_eq!(form.required("empty").unwrap(), "");
+        assert_eq!(form.required("flag").unwrap(), "");
+        assert_eq!(form.required("name").unwrap(), "你");
+    }
+
+    #[test]
+    fn missing_and_non_utf8_fields_are_400s_naming_the_field() {
+        let form = fields(b"key=%FF%FE&raw=\xff&fine=1");
+        for name in ["key", "raw", "absent"] {
+            match form.required(name) {
+                Err(AppError::BadParameter { parameter, .. }) => assert_eq!(parameter, name),
+                other => panic!("{name}: {other:?}"),
+            }
         }
+        assert_eq!(form.required("fine").unwrap(), "1");
     }
 
     #[test]

@@ -91,6 +91,20 @@ async fn demo1_and_greet_read_both_form_encodings() {
         serde_json::json!({"name": "bob", "key": "multi part"})
     );
 
+    // A binary file part next to the field (the seed's load client posts an image).
+    let boundary = "b0undary";
+    let mut form = Vec::new();
+    form.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes());
+    form.extend_from_slice(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\xff\xfe");
+    form.extend_from_slice(format!("\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nwith-image\r\n--{boundary}--\r\n").as_bytes());
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    let (status, body) = post(&app, "/demo1/img", Some(&content_type), form).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        serde_json::json!({"name": "img", "key": "with-image"})
+    );
+
     let (status, body) = post(&app, "/greet", Some(URLENCODED), b"name=Ada".to_vec()).await;
     assert_eq!((status, body.as_str()), (200, "Hello, Ada!"));
     let (content_type, form) = multipart(&[("name", b"Grace")]);
