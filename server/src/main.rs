@@ -10,13 +10,22 @@ use rowstream::db::Database;
 use rowstream::startup::{viewer_url, Application};
 use rowstream::{seed, telemetry};
 
+/// The runtime is built by hand (not `#[tokio::main]`) so that `serve --workers N` sets its
+/// worker threads; every other command takes tokio's default (one per core), except `load`,
+/// which builds a runtime of its own with `--threads` workers.
 fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init();
     let result = match &cli.command {
-        // `load` builds a runtime of its own, with `--threads` workers.
         Command::Load(args) => rowstream::load::main(args.clone()),
-        _ => main_runtime(cli),
+        _ => workers(&cli).and_then(|workers| {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if let Some(workers) = workers {
+                builder.worker_threads(workers);
+            }
+            let runtime = builder.enable_all().build()?;
+            runtime.block_on(run(cli))
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -27,9 +36,12 @@ fn main() -> ExitCode {
     }
 }
 
-#[tokio::main]
-async fn main_runtime(cli: Cli) -> anyhow::Result<()> {
-    run(cli).await
+/// `serve`'s configured worker threads (flag, env or file); `None`: the default.
+fn workers(cli: &Cli) -> anyhow::Result<Option<usize>> {
+    Ok(match &cli.command {
+        Command::Serve(args) => Config::resolve(Layer::from(args), cli.config.as_deref())?.workers,
+        _ => None,
+    })
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -37,6 +49,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => {
             let config = Config::resolve(Layer::from(args), cli.config.as_deref())?;
             let app = Application::build(config.clone()).await?;
+            tracing::info!(
+                workers = config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                "runtime"
+            );
             let addr = app.local_addr();
             let token = app.generated_token.clone();
             eprintln!("rowstream is serving {} on http://{addr}", redact(&config.database_url));
@@ -50,6 +66,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => eprintln!("Viewer: {} (make a token with `rowstream token`)", viewer_url(addr, None)),
             }
             app.run_until(shutdown_signal()).await?;
+            eprintln!("rowstream: stopped");
         }
         Command::Seed(args) => {
             let config = Config::resolve(Layer::from(&args.database), cli.config.as_deref())?;

@@ -5,10 +5,15 @@
 
 mod auth;
 mod browser;
+mod demo2;
+mod forms;
 mod helpers;
+mod hit;
 mod lifecycle;
 mod params;
 mod seed_api;
+mod shutdown;
+mod static_files;
 mod streaming;
 mod tools;
 mod viewer;
