@@ -37,8 +37,7 @@ fn options() -> Options {
         secs: arg("--duration").unwrap_or(10),
         connections: arg("--connections").unwrap_or(200),
         redis_url: std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into()),
-        pg_dsn: std::env::var("PG_DSN")
-            .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/test".into()),
+        pg_dsn: std::env::var("PG_DSN").unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/test".into()),
     }
 }
 
@@ -70,11 +69,8 @@ impl Drop for Process {
 fn wait_for(url: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let ok = Command::new("curl")
-            .args(["-sf", "-o", "/dev/null", url])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
+        let ok =
+            Command::new("curl").args(["-sf", "-o", "/dev/null", url]).status().map(|s| s.success()).unwrap_or(false);
         if ok {
             return Ok(());
         }
@@ -87,10 +83,7 @@ fn start_rowstream(o: &Options, dir: &std::path::Path) -> anyhow::Result<(Proces
     let port = free_port()?;
     let child = Command::new(env!("CARGO_BIN_EXE_rowstream"))
         .arg("serve")
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.join("bench.db").display()),
-        )
+        .env("DATABASE_URL", format!("sqlite://{}", dir.join("bench.db").display()))
         .env("ROWSTREAM_SEED_ROWS", "0")
         .env("ROWSTREAM_ADDR", format!("127.0.0.1:{port}"))
         .env("ROWSTREAM_JWT_SECRET", common::SECRET)
@@ -112,10 +105,7 @@ fn peers_dir() -> PathBuf {
 
 fn start_aiohttp(o: &Options) -> anyhow::Result<(Process, String)> {
     let peers = peers_dir();
-    let setup = Command::new("bash")
-        .arg(peers.join("setup.sh"))
-        .stderr(Stdio::inherit())
-        .output()?;
+    let setup = Command::new("bash").arg(peers.join("setup.sh")).stderr(Stdio::inherit()).output()?;
     anyhow::ensure!(setup.status.success(), "peers/setup.sh failed");
     let venv = String::from_utf8(setup.stdout)?.trim().to_owned();
     let port = free_port()?;
@@ -150,20 +140,10 @@ struct Wrk {
 
 fn wrk(o: &Options, url: &str) -> anyhow::Result<Wrk> {
     let output = Command::new("wrk")
-        .args([
-            "-t2",
-            &format!("-c{}", o.connections),
-            &format!("-d{}s", o.secs),
-            "--latency",
-            url,
-        ])
+        .args(["-t2", &format!("-c{}", o.connections), &format!("-d{}s", o.secs), "--latency", url])
         .output()?;
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    anyhow::ensure!(
-        output.status.success(),
-        "wrk failed: {text}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    anyhow::ensure!(output.status.success(), "wrk failed: {text}{}", String::from_utf8_lossy(&output.stderr));
     let rps = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
@@ -179,17 +159,8 @@ fn wrk(o: &Options, url: &str) -> anyhow::Result<Wrk> {
         .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
-    let errors = text
-        .lines()
-        .find(|l| l.contains("Socket errors"))
-        .map(|l| l.trim().to_owned())
-        .unwrap_or_default();
-    Ok(Wrk {
-        rps,
-        p99_ms,
-        non_2xx,
-        errors,
-    })
+    let errors = text.lines().find(|l| l.contains("Socket errors")).map(|l| l.trim().to_owned()).unwrap_or_default();
+    Ok(Wrk { rps, p99_ms, non_2xx, errors })
 }
 
 /// wrk's "1.55ms", "870.00us", "1.05s", "2.00m".
@@ -208,24 +179,10 @@ fn wrk_duration_ms(value: &str) -> Option<f64> {
 
 fn rowstream_load(o: &Options, url: &str) -> anyhow::Result<Report> {
     let output = Command::new(env!("CARGO_BIN_EXE_rowstream"))
-        .args([
-            "load",
-            url,
-            "-c",
-            &o.connections.to_string(),
-            "-d",
-            &format!("{}s", o.secs),
-            "-t",
-            "2",
-            "--json",
-        ])
+        .args(["load", url, "-c", &o.connections.to_string(), "-d", &format!("{}s", o.secs), "-t", "2", "--json"])
         .env("RUST_LOG", "warn")
         .output()?;
-    anyhow::ensure!(
-        output.status.success(),
-        "rowstream load failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    anyhow::ensure!(output.status.success(), "rowstream load failed: {}", String::from_utf8_lossy(&output.stderr));
     Ok(serde_json::from_slice(&output.stdout)?)
 }
 
@@ -248,10 +205,7 @@ struct Figures {
 }
 
 fn med(values: &[(f64, f64)]) -> (f64, f64) {
-    (
-        median(values.iter().map(|v| v.0).collect()),
-        median(values.iter().map(|v| v.1).collect()),
-    )
+    (median(values.iter().map(|v| v.0).collect()), median(values.iter().map(|v| v.1).collect()))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -259,16 +213,10 @@ fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let (_rowstream, rs) = start_rowstream(&o, dir.path())?;
     let (_aiohttp, py) = start_aiohttp(&o)?;
-    eprintln!(
-        "rowstream at {rs}, aiohttp (gunicorn -w 2) at {py}; {} run(s) of {} s each",
-        o.runs, o.secs
-    );
+    eprintln!("rowstream at {rs}, aiohttp (gunicorn -w 2) at {py}; {} run(s) of {} s each", o.runs, o.secs);
     let mut f = Figures::default();
     let note = |name: &str, w: &Wrk| {
-        eprintln!(
-            "  {name:<28} {:>10.0} req/s  p99 {:>8.2} ms  non-2xx {}  {}",
-            w.rps, w.p99_ms, w.non_2xx, w.errors
-        );
+        eprintln!("  {name:<28} {:>10.0} req/s  p99 {:>8.2} ms  non-2xx {}  {}", w.rps, w.p99_ms, w.non_2xx, w.errors);
     };
     for run in 1..=o.runs {
         eprintln!("run {run}:");
@@ -297,13 +245,8 @@ fn main() -> anyhow::Result<()> {
         f.py_hit.push((w.rps, w.p99_ms));
     }
 
-    let (rs_hello, py_hello, rs_hit, py_hit, load) = (
-        med(&f.rs_hello),
-        med(&f.py_hello),
-        med(&f.rs_hit),
-        med(&f.py_hit),
-        med(&f.load_hello),
-    );
+    let (rs_hello, py_hello, rs_hit, py_hit, load) =
+        (med(&f.rs_hello), med(&f.py_hello), med(&f.rs_hit), med(&f.py_hit), med(&f.load_hello));
     let wrk_hello = median(f.wrk_hello.clone());
     println!(
         "\nseed system benchmark: wrk -t2 -c{c} -d{s}s --latency, rowstream release vs aiohttp gunicorn -w 2, medians of {r} run(s)",
@@ -312,46 +255,18 @@ fn main() -> anyhow::Result<()> {
         r = o.runs
     );
     println!("{:<34} {:>12} {:>10}", "", "req/s", "p99 ms");
-    println!(
-        "{:<34} {:>12.0} {:>10.2}",
-        "rowstream /hello (wrk)", rs_hello.0, rs_hello.1
-    );
-    println!(
-        "{:<34} {:>12.0} {:>10.2}",
-        "aiohttp / (wrk)", py_hello.0, py_hello.1
-    );
-    println!(
-        "{:<34} {:>12.0} {:>10.2}",
-        "rowstream /hit (wrk, Redis)", rs_hit.0, rs_hit.1
-    );
-    println!(
-        "{:<34} {:>12.0} {:>10.2}",
-        "aiohttp /hit (wrk, Redis)", py_hit.0, py_hit.1
-    );
-    println!(
-        "{:<34} {:>12.0} {:>10.2}",
-        "rowstream /hello (rowstream load)", load.0, load.1
-    );
+    println!("{:<34} {:>12.0} {:>10.2}", "rowstream /hello (wrk)", rs_hello.0, rs_hello.1);
+    println!("{:<34} {:>12.0} {:>10.2}", "aiohttp / (wrk)", py_hello.0, py_hello.1);
+    println!("{:<34} {:>12.0} {:>10.2}", "rowstream /hit (wrk, Redis)", rs_hit.0, rs_hit.1);
+    println!("{:<34} {:>12.0} {:>10.2}", "aiohttp /hit (wrk, Redis)", py_hit.0, py_hit.1);
+    println!("{:<34} {:>12.0} {:>10.2}", "rowstream /hello (rowstream load)", load.0, load.1);
     println!("\ntargets (ratios from this run):");
     let hello_ratio = rs_hello.0 / py_hello.0;
-    println!(
-        "  /hello rowstream / aiohttp = {hello_ratio:.2}x  (target >= 4x)  {}",
-        verdict(hello_ratio >= 4.0)
-    );
+    println!("  /hello rowstream / aiohttp = {hello_ratio:.2}x  (target >= 4x)  {}", verdict(hello_ratio >= 4.0));
     let hit_ratio = rs_hit.0 / py_hit.0;
-    println!(
-        "  /hit rowstream / aiohttp = {hit_ratio:.2}x  (target >= 4x)  {}",
-        verdict(hit_ratio >= 4.0)
-    );
-    println!(
-        "  /hit rowstream p99 = {:.2} ms  (target <= 10 ms)  {}",
-        rs_hit.1,
-        verdict(rs_hit.1 <= 10.0)
-    );
+    println!("  /hit rowstream / aiohttp = {hit_ratio:.2}x  (target >= 4x)  {}", verdict(hit_ratio >= 4.0));
+    println!("  /hit rowstream p99 = {:.2} ms  (target <= 10 ms)  {}", rs_hit.1, verdict(rs_hit.1 <= 10.0));
     let load_ratio = load.0 / wrk_hello;
-    println!(
-        "  rowstream load / wrk on /hello = {load_ratio:.2}x  (target >= 0.8x)  {}",
-        verdict(load_ratio >= 0.8)
-    );
+    println!("  rowstream load / wrk on /hello = {load_ratio:.2}x  (target >= 0.8x)  {}", verdict(load_ratio >= 0.8));
     Ok(())
 }

@@ -26,18 +26,12 @@ impl ProcessMemory {
     /// Parses the `VmRSS:` and `VmHWM:` lines of a `/proc/PID/status` text (values in kB).
     pub fn parse(status: &str) -> Option<ProcessMemory> {
         let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix(name))
-                .and_then(|rest| {
-                    let kb = rest.trim().strip_suffix("kB").unwrap_or(rest).trim();
-                    kb.parse::<u64>().ok().map(|kb| kb * 1024)
-                })
+            status.lines().find_map(|line| line.strip_prefix(name)).and_then(|rest| {
+                let kb = rest.trim().strip_suffix("kB").unwrap_or(rest).trim();
+                kb.parse::<u64>().ok().map(|kb| kb * 1024)
+            })
         };
-        Some(ProcessMemory {
-            resident_bytes: field("VmRSS:")?,
-            peak_bytes: field("VmHWM:")?,
-        })
+        Some(ProcessMemory { resident_bytes: field("VmRSS:")?, peak_bytes: field("VmHWM:")? })
     }
 
     /// The two gauges in Prometheus' text format.
@@ -62,16 +56,9 @@ mod tests {
 
     #[test]
     fn parses_proc_status() {
-        let status =
-            "Name:\trowstream\nVmPeak:\t  123456 kB\nVmHWM:\t    20480 kB\nVmRSS:\t    10240 kB\n";
+        let status = "Name:\trowstream\nVmPeak:\t  123456 kB\nVmHWM:\t    20480 kB\nVmRSS:\t    10240 kB\n";
         let memory = ProcessMemory::parse(status).unwrap();
-        assert_eq!(
-            memory,
-            ProcessMemory {
-                resident_bytes: 10240 * 1024,
-                peak_bytes: 20480 * 1024
-            }
-        );
+        assert_eq!(memory, ProcessMemory { resident_bytes: 10240 * 1024, peak_bytes: 20480 * 1024 });
         assert_eq!(ProcessMemory::parse("Name:\tx\n"), None);
     }
 

@@ -39,21 +39,11 @@ pub struct Target {
 }
 
 impl Target {
-    async fn send(
-        &self,
-        path: &str,
-    ) -> Result<(hyper::Response<hyper::body::Incoming>, Instant), CompareError> {
+    async fn send(&self, path: &str) -> Result<(hyper::Response<hyper::body::Incoming>, Instant), CompareError> {
         let stream =
-            TcpStream::connect(self.addr)
-                .await
-                .map_err(|source| CompareError::Connect {
-                    addr: self.addr,
-                    source,
-                })?;
+            TcpStream::connect(self.addr).await.map_err(|source| CompareError::Connect { addr: self.addr, source })?;
         let _ = stream.set_nodelay(true);
-        let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(CompareError::Http)?;
+        let (mut sender, connection) = http1::handshake(TokioIo::new(stream)).await.map_err(CompareError::Http)?;
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "compare connection ended");
@@ -65,15 +55,9 @@ impl Target {
         }
         let request = request
             .body(Empty::<Bytes>::new())
-            .map_err(|e| CompareError::Request {
-                path: path.into(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| CompareError::Request { path: path.into(), reason: e.to_string() })?;
         let started = Instant::now();
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(CompareError::Http)?;
+        let response = sender.send_request(request).await.map_err(CompareError::Http)?;
         Ok((response, started))
     }
 
@@ -83,16 +67,9 @@ impl Target {
         let status = response.status();
         let mut body = response.into_body();
         if !status.is_success() {
-            let text = body
-                .collect()
-                .await
-                .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
-                .unwrap_or_default();
-            return Err(CompareError::Status {
-                path: path.into(),
-                status: status.as_u16(),
-                body: text,
-            });
+            let text =
+                body.collect().await.map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned()).unwrap_or_default();
+            return Err(CompareError::Status { path: path.into(), status: status.as_u16(), body: text });
         }
         let mut ttfb = None;
         let mut bytes = 0u64;
@@ -110,12 +87,7 @@ impl Target {
             }
         }
         let total = started.elapsed();
-        Ok(Trace {
-            ttfb: ttfb.unwrap_or(total),
-            total,
-            bytes,
-            curve,
-        })
+        Ok(Trace { ttfb: ttfb.unwrap_or(total), total, bytes, curve })
     }
 
     /// The server's `process_resident_memory_bytes`, or `None` when it does not export it.
@@ -125,10 +97,7 @@ impl Target {
             return None;
         }
         let text = response.into_body().collect().await.ok()?.to_bytes();
-        parse_gauge(
-            &String::from_utf8_lossy(&text),
-            "process_resident_memory_bytes",
-        )
+        parse_gauge(&String::from_utf8_lossy(&text), "process_resident_memory_bytes")
     }
 }
 
@@ -136,9 +105,7 @@ impl Target {
 pub fn parse_gauge(text: &str, name: &str) -> Option<u64> {
     text.lines().find_map(|line| {
         let rest = line.strip_prefix(name)?;
-        rest.starts_with(' ')
-            .then(|| rest.trim().parse::<f64>().ok().map(|v| v as u64))
-            .flatten()
+        rest.starts_with(' ').then(|| rest.trim().parse::<f64>().ok().map(|v| v as u64)).flatten()
     })
 }
 
@@ -149,14 +116,8 @@ mod tests {
     #[test]
     fn reads_a_gauge() {
         let text = "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes 1234\nprocess_resident_memory_peak_bytes 5678\n";
-        assert_eq!(
-            parse_gauge(text, "process_resident_memory_bytes"),
-            Some(1234)
-        );
-        assert_eq!(
-            parse_gauge(text, "process_resident_memory_peak_bytes"),
-            Some(5678)
-        );
+        assert_eq!(parse_gauge(text, "process_resident_memory_bytes"), Some(1234));
+        assert_eq!(parse_gauge(text, "process_resident_memory_peak_bytes"), Some(5678));
         assert_eq!(parse_gauge(text, "process_resident"), None);
     }
 }

@@ -69,11 +69,7 @@ pub enum CompareError {
     #[error("cannot build the request for {path}: {reason}")]
     Request { path: String, reason: String },
     #[error("GET {path} answered {status}: {body}")]
-    Status {
-        path: String,
-        status: u16,
-        body: String,
-    },
+    Status { path: String, status: u16, body: String },
     #[error("--runs must be at least 1")]
     NoRuns,
     #[error("cannot draw {path}: {reason}")]
@@ -144,49 +140,31 @@ pub async fn run(args: &CompareArgs) -> Result<Comparison, CompareError> {
         (None, _) => path.to_owned(),
     };
     let mut pairs = Vec::new();
-    for (buffered, streamed) in [
-        ("/standard", "/chunked"),
-        ("/api/messages?mode=buffered", "/api/messages?mode=stream"),
-    ] {
+    for (buffered, streamed) in
+        [("/standard", "/chunked"), ("/api/messages?mode=buffered", "/api/messages?mode=stream")]
+    {
         // Streaming first: see the module docs.
         let streamed = measure(&target, &with(streamed), args.runs).await?;
         let buffered = measure(&target, &with(buffered), args.runs).await?;
         pairs.push(Pair { buffered, streamed });
     }
-    Ok(Comparison {
-        base: args.base.clone(),
-        runs: args.runs,
-        pairs,
-    })
+    Ok(Comparison { base: args.base.clone(), runs: args.runs, pairs })
 }
 
 async fn target(args: &CompareArgs) -> Result<Target, CompareError> {
-    let bad = |reason: &str| CompareError::Url {
-        url: args.base.clone(),
-        reason: reason.into(),
-    };
+    let bad = |reason: &str| CompareError::Url { url: args.base.clone(), reason: reason.into() };
     let uri: hyper::Uri = args.base.parse().map_err(|_| bad("not a URL"))?;
     if uri.scheme_str() != Some("http") {
         return Err(bad("expected http://HOST:PORT"));
     }
     let authority = uri.authority().ok_or_else(|| bad("no host"))?;
     let port = authority.port_u16().unwrap_or(80);
-    let addr = tokio::net::lookup_host((
-        authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']'),
-        port,
-    ))
-    .await
-    .map_err(|e| bad(&e.to_string()))?
-    .next()
-    .ok_or_else(|| bad("no address"))?;
-    Ok(Target {
-        addr,
-        host: authority.as_str().to_owned(),
-        token: args.token.clone(),
-    })
+    let addr = tokio::net::lookup_host((authority.host().trim_start_matches('[').trim_end_matches(']'), port))
+        .await
+        .map_err(|e| bad(&e.to_string()))?
+        .next()
+        .ok_or_else(|| bad("no address"))?;
+    Ok(Target { addr, host: authority.as_str().to_owned(), token: args.token.clone() })
 }
 
 /// `runs` requests to `path`, one after another, with the memory sampler running.
@@ -271,11 +249,7 @@ impl fmt::Display for Comparison {
             self.runs,
             SAMPLE_EVERY.as_millis()
         )?;
-        writeln!(
-            f,
-            "{:<40} {:>12} {:>12} {:>10} {:>18}",
-            "endpoint", "first byte", "complete", "MB", "peak RSS MB"
-        )?;
+        writeln!(f, "{:<40} {:>12} {:>12} {:>10} {:>18}", "endpoint", "first byte", "complete", "MB", "peak RSS MB")?;
         for pair in &self.pairs {
             for mode in [&pair.buffered, &pair.streamed] {
                 writeln!(

@@ -1,13 +1,13 @@
 //! `rowstream load`: the seed's asyncio load client, as a real load generator.
 //!
-//! `c` workers each keep one HTTP/1.1 keep-alive connection busy (hyper's `http1`
-//! client connection, driven in the worker's own task: no task hand-off per request), on a
+//! `c` workers each keep one HTTP/1.1 keep-alive connection busy (one task per connection
+//! writing pre-serialized request bytes and parsing responses with `httparse`), on a
 //! multi-thread runtime of `--threads` workers (2, like `wrk -t2`). The run is bounded by
 //! `-n` requests or `-d` time, always. Each worker keeps its own HDR histogram and counters;
 //! they are merged into one [`Report`] at the end.
 //!
 //! - [`request`]: the request every worker sends, built once from the arguments.
-//! - [`connection`]: one worker: connect, send, read, count, reconnect.
+//! - [`connection`]: one worker: connect, write, read and frame the response, count, reconnect.
 //! - [`report`]: the figures, as text (the seed's) or JSON.
 
 pub mod connection;
@@ -179,8 +179,7 @@ impl Shared {
                 return false;
             }
         }
-        self.deadline
-            .is_none_or(|deadline| Instant::now() < deadline)
+        self.deadline.is_none_or(|deadline| Instant::now() < deadline)
     }
 }
 
@@ -219,9 +218,7 @@ pub async fn run(options: LoadOptions) -> Result<Report, LoadError> {
             }
         })
     });
-    let workers: Vec<_> = (0..options.connections)
-        .map(|_| tokio::spawn(connection::work(shared.clone())))
-        .collect();
+    let workers: Vec<_> = (0..options.connections).map(|_| tokio::spawn(connection::work(shared.clone()))).collect();
     let mut total = Tally::new();
     for worker in workers {
         match worker.await {

@@ -90,15 +90,7 @@ impl Report {
         let h = &tally.latency_us;
         let ms = |us: u64| us as f64 / 1000.0;
         let latency = if h.is_empty() {
-            Latency {
-                min: 0.0,
-                max: 0.0,
-                mean: 0.0,
-                p90: 0.0,
-                p50: 0.0,
-                p99: 0.0,
-                p99_9: 0.0,
-            }
+            Latency { min: 0.0, max: 0.0, mean: 0.0, p90: 0.0, p50: 0.0, p99: 0.0, p99_9: 0.0 }
         } else {
             Latency {
                 min: ms(h.min()),
@@ -134,19 +126,8 @@ impl Report {
             sent_mb,
             received_mb,
             mb_per_sec: (sent_mb + received_mb) / secs,
-            status: StatusCounts {
-                s1xx: c[1],
-                s2xx: c[2],
-                s3xx: c[3],
-                s4xx: c[4],
-                s5xx: c[5],
-                other: c[0],
-            },
-            errors: ErrorCounts {
-                connect: tally.connect_errors,
-                timeout: tally.timeouts,
-                io: tally.io_errors,
-            },
+            status: StatusCounts { s1xx: c[1], s2xx: c[2], s3xx: c[3], s4xx: c[4], s5xx: c[5], other: c[0] },
+            errors: ErrorCounts { connect: tally.connect_errors, timeout: tally.timeouts, io: tally.io_errors },
         }
     }
 }
@@ -154,44 +135,24 @@ impl Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let l = &self.latency_ms;
-        writeln!(
-            f,
-            "{} {}: {} connections, {} threads",
-            self.method, self.url, self.connections, self.threads
-        )?;
+        writeln!(f, "{} {}: {} connections, {} threads", self.method, self.url, self.connections, self.threads)?;
         writeln!(f, "requests completed:     {}", self.requests)?;
         writeln!(f, "total time (s):         {:.3}", self.total_secs)?;
         writeln!(f, "max latency (ms):       {:.3}", l.max)?;
         writeln!(f, "min latency (ms):       {:.3}", l.min)?;
         writeln!(f, "top-90% latency (ms):   {:.3}", l.p90)?;
         writeln!(f, "mean latency (ms):      {:.3}", l.mean)?;
-        writeln!(
-            f,
-            "p50 / p99 / p99.9 (ms): {:.3} / {:.3} / {:.3}",
-            l.p50, l.p99, l.p99_9
-        )?;
+        writeln!(f, "p50 / p99 / p99.9 (ms): {:.3} / {:.3} / {:.3}", l.p50, l.p99, l.p99_9)?;
         writeln!(f, "requests/s:             {:.1}", self.requests_per_sec)?;
-        writeln!(
-            f,
-            "total payload (MB):     {:.3} sent, {:.3} received",
-            self.sent_mb, self.received_mb
-        )?;
+        writeln!(f, "total payload (MB):     {:.3} sent, {:.3} received", self.sent_mb, self.received_mb)?;
         writeln!(f, "throughput (MB/s):      {:.3}", self.mb_per_sec)?;
         let s = &self.status;
-        write!(
-            f,
-            "responses:              2xx {}, 3xx {}, 4xx {}, 5xx {}",
-            s.s2xx, s.s3xx, s.s4xx, s.s5xx
-        )?;
+        write!(f, "responses:              2xx {}, 3xx {}, 4xx {}, 5xx {}", s.s2xx, s.s3xx, s.s4xx, s.s5xx)?;
         if s.s1xx + s.other > 0 {
             write!(f, ", other {}", s.s1xx + s.other)?;
         }
         writeln!(f)?;
         let e = &self.errors;
-        writeln!(
-            f,
-            "errors:                 connect {}, timeout {}, io {}",
-            e.connect, e.timeout, e.io
-        )
+        writeln!(f, "errors:                 connect {}, timeout {}, io {}", e.connect, e.timeout, e.io)
     }
 }
