@@ -6,9 +6,9 @@
 //!
 //! Peak memory per mode: the server's `VmHWM` is a lifetime peak, so instead a sampler reads
 //! `process_resident_memory_bytes` from `/metrics` every [`SAMPLE_EVERY`] while a mode's
-//! runs are going, and the largest sample is that mode's peak. The streaming mode of a pair
-//! runs first: the allocator keeps what the buffered mode freed, which would otherwise count
-//! against the streaming mode.
+//! runs are going, and the largest sample is that mode's peak. The streaming modes run
+//! first: the allocator keeps what a buffered mode freed, which would otherwise count
+//! against the streaming modes measured after it.
 //!
 //! - [`fetch`]: one timed request; the memory gauge.
 //! - [`svg`]: the bytes-over-time chart.
@@ -26,6 +26,10 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use fetch::{Target, Trace};
+
+/// (buffered, streamed): the same bytes, sent differently.
+const PAIRS: [(&str, &str); 2] =
+    [("/standard", "/chunked"), ("/api/messages?mode=buffered", "/api/messages?mode=stream")];
 
 /// How often the server's memory is read while a mode runs.
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(10);
@@ -139,13 +143,14 @@ pub async fn run(args: &CompareArgs) -> Result<Comparison, CompareError> {
         (Some(l), false) => format!("{path}?{l}"),
         (None, _) => path.to_owned(),
     };
+    // Every streaming mode first: see the module docs.
+    let mut streamed = Vec::new();
+    for (_, path) in PAIRS {
+        streamed.push(measure(&target, &with(path), args.runs).await?);
+    }
     let mut pairs = Vec::new();
-    for (buffered, streamed) in
-        [("/standard", "/chunked"), ("/api/messages?mode=buffered", "/api/messages?mode=stream")]
-    {
-        // Streaming first: see the module docs.
-        let streamed = measure(&target, &with(streamed), args.runs).await?;
-        let buffered = measure(&target, &with(buffered), args.runs).await?;
+    for ((path, _), streamed) in PAIRS.into_iter().zip(streamed) {
+        let buffered = measure(&target, &with(path), args.runs).await?;
         pairs.push(Pair { buffered, streamed });
     }
     Ok(Comparison { base: args.base.clone(), runs: args.runs, pairs })
