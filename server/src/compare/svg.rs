@@ -47,7 +47,7 @@ fn plot(comparison: &Comparison, path: &Path) -> Result<(), Box<dyn std::error::
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
         .draw()?;
