@@ -6,6 +6,7 @@
 mod auth;
 mod browser;
 mod demo2;
+mod formats;
 mod forms;
 mod helpers;
 mod hit;
@@ -17,4 +18,3 @@ mod static_files;
 mod streaming;
 mod tools;
 mod viewer;
-mod formats;
