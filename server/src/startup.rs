@@ -46,8 +46,15 @@ impl Application {
         let generated_token = if generated { Some(keys.issue("rowstream", GENERATED_TOKEN_TTL)?) } else { None };
         let state =
             AppState { db: db.clone(), keys, metrics: Arc::new(Metrics::default()), batch_size: config.batch_size };
+        if config.dist.is_none() && !crate::routes::viewer::embedded_viewer_present() {
+            tracing::warn!(
+                "this rowstream was built without its viewer (server/viewer/ was missing): the API works, \
+                 and `/` explains how to get the viewer (`bash scripts/build-viewer.sh`, then rebuild; \
+                 or --dist DIR)"
+            );
+        }
         let listener = TcpListener::bind(config.addr).await?;
-        Ok(Application { listener, router: router(state, &config.dist), db, generated_token })
+        Ok(Application { listener, router: router(state, config.dist.as_deref()), db, generated_token })
     }
 
     pub fn local_addr(&self) -> SocketAddr {

@@ -5,7 +5,7 @@
 //! | `GET /standard`, `GET /chunked` | [`seed_api`] | JWT |
 //! | `GET /api/messages` | [`messages`] | JWT |
 //! | `GET /healthz`, `GET /metrics` | [`health`] | none |
-//! | `GET /` and its assets | [`viewer`] | none |
+//! | `GET /` and its assets (embedded, or `--dist`) | [`viewer`] | none |
 
 pub mod health;
 pub mod messages;
@@ -41,7 +41,7 @@ impl FromRef<AppState> for Arc<JwtKeys> {
     }
 }
 
-pub fn router(state: AppState, dist: &Path) -> Router {
+pub fn router(state: AppState, dist: Option<&Path>) -> Router {
     let data = Router::new()
         .route("/standard", get(seed_api::standard))
         .route("/chunked", get(seed_api::chunked))

@@ -5,6 +5,7 @@
 
 mod auth;
 mod browser;
+mod embedded_viewer;
 mod formats;
 mod helpers;
 mod lifecycle;
