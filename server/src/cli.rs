@@ -12,7 +12,11 @@ use crate::db::PgRead;
 use crate::static_files::StaticMount;
 
 #[derive(Debug, Parser)]
-#[command(name = "rowstream", version, about = "Stream large SQL results to browsers and HTTP clients as they are read")]
+#[command(
+    name = "rowstream",
+    version,
+    about = "Stream large SQL results to browsers and HTTP clients as they are read"
+)]
 pub struct Cli {
     /// TOML settings file; flags and environment variables override it.
     /// Default: ./rowstream.toml when it exists.

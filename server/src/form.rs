@@ -32,9 +32,7 @@ pub struct FormLimits {
 
 impl Default for FormLimits {
     fn default() -> Self {
-        FormLimits {
-            max_body: DEFAULT_MAX_BODY,
-        }
+        FormLimits { max_body: DEFAULT_MAX_BODY }
     }
 }
 
@@ -58,12 +56,10 @@ impl FormFields {
 
     /// The field's value as text; a 400 naming it when it is missing or not UTF-8.
     pub fn required(&self, name: &str) -> Result<&str, AppError> {
-        let field = self.get(name).ok_or_else(|| {
-            AppError::bad_parameter(name, format!("form field `{name}` is required"))
-        })?;
-        std::str::from_utf8(&field.value).map_err(|_| {
-            AppError::bad_parameter(name, format!("form field `{name}` is not valid UTF-8"))
-        })
+        let field =
+            self.get(name).ok_or_else(|| AppError::bad_parameter(name, format!("form field `{name}` is required")))?;
+        std::str::from_utf8(&field.value)
+            .map_err(|_| AppError::bad_parameter(name, format!("form field `{name}` is not valid UTF-8")))
     }
 }
 
@@ -82,26 +78,16 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let limits = FormLimits::from_ref(state);
         let headers = request.headers();
-        let content_type = headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
+        let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         let kind = form_kind(content_type)?;
-        let declared = headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|len| len > limits.max_body) {
-            return Err(AppError::PayloadTooLarge {
-                limit: limits.max_body,
-            });
+            return Err(AppError::PayloadTooLarge { limit: limits.max_body });
         }
         let body = read_limited(request.into_body(), limits.max_body).await?;
         match kind {
             FormKind::UrlEncoded => Ok(FormFields(parse_urlencoded(&body))),
-            FormKind::Multipart { boundary } => {
-                parse_multipart(body, boundary).await.map(FormFields)
-            }
+            FormKind::Multipart { boundary } => parse_multipart(body, boundary).await.map(FormFields),
         }
     }
 }
@@ -111,9 +97,8 @@ pub async fn read_limited(body: Body, limit: u64) -> Result<Bytes, AppError> {
     let mut stream = body.into_data_stream();
     let mut buffer = BytesMut::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            AppError::bad_parameter("body", format!("could not read the request body: {e}"))
-        })?;
+        let chunk =
+            chunk.map_err(|e| AppError::bad_parameter("body", format!("could not read the request body: {e}")))?;
         if (buffer.len() + chunk.len()) as u64 > limit {
             return Err(AppError::PayloadTooLarge { limit });
         }
@@ -145,12 +130,8 @@ fn form_kind(content_type: &str) -> Result<FormKind, AppError> {
             Some(_) => Err(unsupported()),
         }
     } else if essence.eq_ignore_ascii_case("multipart/form-data") {
-        let boundary = multer::parse_boundary(content_type).map_err(|_| {
-            AppError::bad_parameter(
-                "Content-Type",
-                "multipart/form-data needs a boundary parameter",
-            )
-        })?;
+        let boundary = multer::parse_boundary(content_type)
+            .map_err(|_| AppError::bad_parameter("Content-Type", "multipart/form-data needs a boundary parameter"))?;
         Ok(FormKind::Multipart { boundary })
     } else {
         Err(unsupported())
@@ -162,10 +143,7 @@ fn form_kind(content_type: &str) -> Result<FormKind, AppError> {
 /// (`form_urlencoded::parse` would replace bad bytes with U+FFFD instead of keeping them.)
 fn parse_urlencoded(body: &[u8]) -> Vec<FormField> {
     let decode = |bytes: &[u8]| -> Vec<u8> {
-        let plus_as_space: Vec<u8> = bytes
-            .iter()
-            .map(|&b| if b == b'+' { b' ' } else { b })
-            .collect();
+        let plus_as_space: Vec<u8> = bytes.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
         percent_encoding::percent_decode(&plus_as_space).collect()
     };
     body.split(|&b| b == b'&')
@@ -185,24 +163,16 @@ fn parse_urlencoded(body: &[u8]) -> Vec<FormField> {
 }
 
 async fn parse_multipart(body: Bytes, boundary: String) -> Result<Vec<FormField>, AppError> {
-    let broken = |e: multer::Error| {
-        AppError::bad_parameter("body", format!("malformed multipart/form-data body: {e}"))
-    };
-    let mut multipart = multer::Multipart::new(
-        futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) }),
-        boundary,
-    );
+    let broken = |e: multer::Error| AppError::bad_parameter("body", format!("malformed multipart/form-data body: {e}"));
+    let mut multipart =
+        multer::Multipart::new(futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) }), boundary);
     let mut fields = Vec::new();
     while let Some(field) = multipart.next_field().await.map_err(broken)? {
         let name = field.name().map(str::to_owned).unwrap_or_default();
         let file_name = field.file_name().map(str::to_owned);
         // Not `field.text()`: it would replace invalid bytes instead of refusing them.
         let value = field.bytes().await.map_err(broken)?;
-        fields.push(FormField {
-            name,
-            value,
-            file_name,
-        });
+        fields.push(FormField { name, value, file_name });
     }
     Ok(fields)
 }
@@ -238,33 +208,15 @@ mod tests {
 
     #[test]
     fn content_types() {
-        assert!(matches!(
-            form_kind("application/x-www-form-urlencoded"),
-            Ok(FormKind::UrlEncoded)
-        ));
-        assert!(matches!(
-            form_kind("Application/X-WWW-Form-Urlencoded; charset=UTF-8"),
-            Ok(FormKind::UrlEncoded)
-        ));
-        assert!(matches!(
-            form_kind("multipart/form-data; boundary=xyz"),
-            Ok(FormKind::Multipart { .. })
-        ));
-        assert!(matches!(
-            form_kind("application/json"),
-            Err(AppError::UnsupportedMediaType(_))
-        ));
-        assert!(matches!(
-            form_kind(""),
-            Err(AppError::UnsupportedMediaType(_))
-        ));
+        assert!(matches!(form_kind("application/x-www-form-urlencoded"), Ok(FormKind::UrlEncoded)));
+        assert!(matches!(form_kind("Application/X-WWW-Form-Urlencoded; charset=UTF-8"), Ok(FormKind::UrlEncoded)));
+        assert!(matches!(form_kind("multipart/form-data; boundary=xyz"), Ok(FormKind::Multipart { .. })));
+        assert!(matches!(form_kind("application/json"), Err(AppError::UnsupportedMediaType(_))));
+        assert!(matches!(form_kind(""), Err(AppError::UnsupportedMediaType(_))));
         assert!(matches!(
             form_kind("application/x-www-form-urlencoded; charset=latin1"),
             Err(AppError::UnsupportedMediaType(_))
         ));
-        assert!(matches!(
-            form_kind("multipart/form-data"),
-            Err(AppError::BadParameter { .. })
-        ));
+        assert!(matches!(form_kind("multipart/form-data"), Err(AppError::BadParameter { .. })));
     }
 }

@@ -37,10 +37,7 @@ pub struct HitSettings {
 
 impl Default for HitSettings {
     fn default() -> Self {
-        HitSettings {
-            redis_url: None,
-            key: DEFAULT_HIT_KEY.to_owned(),
-        }
+        HitSettings { redis_url: None, key: DEFAULT_HIT_KEY.to_owned() }
     }
 }
 
@@ -67,9 +64,7 @@ pub struct RedisHits {
 
 impl std::fmt::Debug for RedisHits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisHits")
-            .field("key", &self.key)
-            .finish_non_exhaustive()
+        f.debug_struct("RedisHits").field("key", &self.key).finish_non_exhaustive()
     }
 }
 
@@ -79,10 +74,7 @@ impl HitCounter {
     pub async fn open(settings: &HitSettings, db: &Database) -> Result<HitCounter, RedisUrlError> {
         match (&settings.redis_url, db) {
             (Some(url), _) => {
-                let invalid = |source| RedisUrlError {
-                    url: url.clone(),
-                    source,
-                };
+                let invalid = |source| RedisUrlError { url: url.clone(), source };
                 let client = redis::Client::open(url.as_str()).map_err(invalid)?;
                 // Lazy: connects on first use, and again after a connection error. A
                 // failed attempt is not retried within the same request (0 retries), so a
@@ -91,8 +83,7 @@ impl HitCounter {
                     .set_connection_timeout(Some(REDIS_TIMEOUT))
                     .set_response_timeout(Some(REDIS_TIMEOUT))
                     .set_number_of_retries(0);
-                let mut manager =
-                    ConnectionManager::new_lazy_with_config(client, config).map_err(invalid)?;
+                let mut manager = ConnectionManager::new_lazy_with_config(client, config).map_err(invalid)?;
                 match redis::cmd("PING").query_async::<String>(&mut manager).await {
                     Ok(_) => tracing::info!(key = %settings.key, "/hit counts in Redis"),
                     Err(error) => tracing::warn!(
@@ -107,10 +98,7 @@ impl HitCounter {
             }
             (None, Database::Sqlite(pool)) => {
                 tracing::info!(key = %settings.key, "no Redis configured: /hit counts in the embedded database");
-                Ok(HitCounter::Sqlite {
-                    pool: pool.clone(),
-                    key: settings.key.clone(),
-                })
+                Ok(HitCounter::Sqlite { pool: pool.clone(), key: settings.key.clone() })
             }
             (None, Database::Postgres(..)) => {
                 tracing::warn!(
@@ -149,11 +137,7 @@ impl HitCounter {
     /// Closes the Redis connection (the database pool is closed with the database).
     pub async fn close(&self) {
         if let HitCounter::Redis(redis) = self {
-            let manager = redis
-                .manager
-                .lock()
-                .map(|mut m| m.take())
-                .unwrap_or_default();
+            let manager = redis.manager.lock().map(|mut m| m.take()).unwrap_or_default();
             drop(manager);
             tracing::info!("Redis connection closed");
         }
@@ -164,9 +148,7 @@ impl RedisHits {
     async fn incr(&self) -> Result<u64, AppError> {
         let manager = self.manager.lock().ok().and_then(|m| m.clone());
         let Some(mut manager) = manager else {
-            return Err(AppError::RedisUnavailable(
-                "the server is shutting down".into(),
-            ));
+            return Err(AppError::RedisUnavailable("the server is shutting down".into()));
         };
         redis::cmd("INCR")
             .arg(&self.key)

@@ -103,7 +103,11 @@ impl Application {
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets open requests finish
 /// for up to the default grace period (10 s) and cuts the rest.
-pub async fn run(listener: TcpListener, router: Router, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     serve(listener, router, shutdown, DEFAULT_SHUTDOWN_GRACE).await
 }
 
@@ -175,4 +179,3 @@ pub fn viewer_url(addr: SocketAddr, token: Option<&str>) -> String {
         None => format!("http://{host}/"),
     }
 }
-

@@ -30,18 +30,8 @@ use tower_http::services::ServeDir;
 use crate::error::AppError;
 
 /// Prefixes the server's own routes use; a mount there would shadow them.
-const RESERVED_PREFIXES: &[&str] = &[
-    "/api",
-    "/standard",
-    "/chunked",
-    "/healthz",
-    "/metrics",
-    "/hello",
-    "/demo1",
-    "/demo2",
-    "/greet",
-    "/hit",
-];
+const RESERVED_PREFIXES: &[&str] =
+    &["/api", "/standard", "/chunked", "/healthz", "/metrics", "/hello", "/demo1", "/demo2", "/greet", "/hit"];
 
 /// One `--static` mount: URL prefix, directory, and whether directories get a listing.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -82,9 +72,9 @@ impl FromStr for StaticMount {
 
     /// `PREFIX=DIR` or `PREFIX=DIR,index`.
     fn from_str(text: &str) -> Result<Self, String> {
-        let (prefix, rest) = text.split_once('=').ok_or_else(|| {
-            format!("static mount {text:?}: expected PREFIX=DIR, e.g. /css=./static/css")
-        })?;
+        let (prefix, rest) = text
+            .split_once('=')
+            .ok_or_else(|| format!("static mount {text:?}: expected PREFIX=DIR, e.g. /css=./static/css"))?;
         let (dir, index) = match rest.strip_suffix(",index") {
             Some(dir) => (dir, true),
             None => (rest, false),
@@ -100,35 +90,22 @@ impl StaticMount {
             !segment.is_empty()
                 && segment != "."
                 && segment != ".."
-                && segment
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+                && segment.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
         };
-        let valid = prefix
-            .strip_prefix('/')
-            .is_some_and(|rest| rest.split('/').all(segment_ok));
+        let valid = prefix.strip_prefix('/').is_some_and(|rest| rest.split('/').all(segment_ok));
         if !valid {
             return Err(format!(
                 "static mount prefix {prefix:?} must be a path like /css or /assets/v1 \
                  (not /; letters, digits, - . _ ~ per segment)"
             ));
         }
-        if RESERVED_PREFIXES
-            .iter()
-            .any(|r| prefix == *r || prefix.starts_with(&format!("{r}/")))
-        {
-            return Err(format!(
-                "static mount prefix {prefix:?} would shadow one of rowstream's own routes"
-            ));
+        if RESERVED_PREFIXES.iter().any(|r| prefix == *r || prefix.starts_with(&format!("{r}/"))) {
+            return Err(format!("static mount prefix {prefix:?} would shadow one of rowstream's own routes"));
         }
         if dir.as_os_str().is_empty() {
             return Err(format!("static mount {prefix}: empty directory"));
         }
-        Ok(StaticMount {
-            prefix: prefix.to_owned(),
-            dir,
-            index,
-        })
+        Ok(StaticMount { prefix: prefix.to_owned(), dir, index })
     }
 }
 
@@ -143,11 +120,7 @@ pub struct StaticSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum StaticError {
     #[error("static mount {prefix}: directory {dir}: {source}")]
-    Dir {
-        prefix: String,
-        dir: PathBuf,
-        source: std::io::Error,
-    },
+    Dir { prefix: String, dir: PathBuf, source: std::io::Error },
     #[error("static mount {prefix}: {dir} is not a directory")]
     NotADirectory { prefix: String, dir: PathBuf },
     #[error("static mounts {0} and {1} overlap: give each its own prefix")]
@@ -164,10 +137,7 @@ struct Mount {
 }
 
 /// Adds every mount to `router` (each at its prefix). Fails when a directory is missing.
-pub fn mount_all<S>(
-    mut router: Router<S>,
-    settings: &StaticSettings,
-) -> Result<Router<S>, StaticError>
+pub fn mount_all<S>(mut router: Router<S>, settings: &StaticSettings) -> Result<Router<S>, StaticError>
 where
     S: Clone + Send + Sync + 'static,
 {
@@ -175,51 +145,24 @@ where
         let nested = |other: &StaticMount| {
             other.prefix == mount.prefix || other.prefix.starts_with(&format!("{}/", mount.prefix))
         };
-        if let Some(other) = settings.mounts[..i]
-            .iter()
-            .chain(&settings.mounts[i + 1..])
-            .find(|other| nested(other))
-        {
-            return Err(StaticError::Overlap(
-                mount.prefix.clone(),
-                other.prefix.clone(),
-            ));
+        if let Some(other) = settings.mounts[..i].iter().chain(&settings.mounts[i + 1..]).find(|other| nested(other)) {
+            return Err(StaticError::Overlap(mount.prefix.clone(), other.prefix.clone()));
         }
-        let dir_error = |source| StaticError::Dir {
-            prefix: mount.prefix.clone(),
-            dir: mount.dir.clone(),
-            source,
-        };
+        let dir_error = |source| StaticError::Dir { prefix: mount.prefix.clone(), dir: mount.dir.clone(), source };
         let root = std::fs::canonicalize(&mount.dir).map_err(dir_error)?;
         if !root.is_dir() {
-            return Err(StaticError::NotADirectory {
-                prefix: mount.prefix.clone(),
-                dir: mount.dir.clone(),
-            });
+            return Err(StaticError::NotADirectory { prefix: mount.prefix.clone(), dir: mount.dir.clone() });
         }
-        let files = ServeDir::new(&root)
-            .append_index_html_on_directories(false)
-            .precompressed_gzip();
-        let state = Arc::new(Mount {
-            root,
-            index: mount.index || settings.index_all,
-            files,
-        });
-        let service = Router::new()
-            .fallback(serve)
-            .with_state(state)
-            .layer(CompressionLayer::new());
+        let files = ServeDir::new(&root).append_index_html_on_directories(false).precompressed_gzip();
+        let state = Arc::new(Mount { root, index: mount.index || settings.index_all, files });
+        let service = Router::new().fallback(serve).with_state(state).layer(CompressionLayer::new());
         tracing::info!(prefix = %mount.prefix, dir = %mount.dir.display(), "static mount");
         router = router.nest_service(&mount.prefix, service);
     }
     Ok(router)
 }
 
-async fn serve(
-    State(mount): State<Arc<Mount>>,
-    OriginalUri(original): OriginalUri,
-    request: Request,
-) -> Response {
+async fn serve(State(mount): State<Arc<Mount>>, OriginalUri(original): OriginalUri, request: Request) -> Response {
     let not_found = || AppError::NotFound(original.path().to_owned()).into_response();
     let Some(relative) = contained_path(request.uri().path()) else {
         return not_found();
@@ -273,17 +216,8 @@ async fn serve(
 /// A weak validator from the file's size and modification time: it changes whenever the
 /// content can have changed, and stays the same across gzip and identity encodings.
 fn etag(metadata: &std::fs::Metadata) -> Option<HeaderValue> {
-    let modified = metadata
-        .modified()
-        .ok()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?;
-    HeaderValue::from_str(&format!(
-        "W/\"{:x}-{:x}\"",
-        metadata.len(),
-        modified.as_nanos()
-    ))
-    .ok()
+    let modified = metadata.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+    HeaderValue::from_str(&format!("W/\"{:x}-{:x}\"", metadata.len(), modified.as_nanos())).ok()
 }
 
 /// Whether `If-None-Match` matches `etag` (weak comparison, as RFC 9110 asks for GET).
@@ -319,11 +253,7 @@ fn contained_path(path: &str) -> Option<PathBuf> {
 }
 
 /// What a listing link escapes: everything but unreserved characters.
-const LINK: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+const LINK: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 async fn listing(root: &Path, dir: &Path, url_path: &str) -> std::io::Result<String> {
     let mut entries = Vec::new();
@@ -339,11 +269,7 @@ async fn listing(root: &Path, dir: &Path, url_path: &str) -> std::io::Result<Str
         let Ok(metadata) = tokio::fs::metadata(&real).await else {
             continue;
         };
-        entries.push((
-            entry.file_name().to_string_lossy().into_owned(),
-            metadata.is_dir(),
-            metadata.len(),
-        ));
+        entries.push((entry.file_name().to_string_lossy().into_owned(), metadata.is_dir(), metadata.len()));
     }
     entries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let title = escape_html(url_path);
@@ -357,11 +283,7 @@ async fn listing(root: &Path, dir: &Path, url_path: &str) -> std::io::Result<Str
     for (name, is_dir, size) in entries {
         let slash = if is_dir { "/" } else { "" };
         let href = utf8_percent_encode(&name, LINK);
-        let size = if is_dir {
-            String::from("-")
-        } else {
-            human_size(size)
-        };
+        let size = if is_dir { String::from("-") } else { human_size(size) };
         let _ = writeln!(
             page,
             "<tr><td><a href=\"{href}{slash}\">{}{slash}</a></td><td>{size}</td></tr>",
@@ -409,24 +331,14 @@ mod tests {
     #[test]
     fn mount_specs() {
         let m: StaticMount = "/css=./static/css".parse().unwrap();
-        assert_eq!(
-            (m.prefix.as_str(), m.dir.as_path(), m.index),
-            ("/css", Path::new("./static/css"), false)
-        );
+        assert_eq!((m.prefix.as_str(), m.dir.as_path(), m.index), ("/css", Path::new("./static/css"), false));
         let m: StaticMount = "/font/=static/font,index".parse().unwrap();
         assert_eq!((m.prefix.as_str(), m.index), ("/font", true));
         assert!("css=static".parse::<StaticMount>().is_err());
         assert!("/=static".parse::<StaticMount>().is_err());
         assert!("/api=static".parse::<StaticMount>().is_err());
         assert!("/static".parse::<StaticMount>().is_err());
-        for bad in [
-            "//x=d",
-            "/a/../b=d",
-            "/a/{x}=d",
-            "/a b=d",
-            "/./x=d",
-            "/*x=d",
-        ] {
+        for bad in ["//x=d", "/a/../b=d", "/a/{x}=d", "/a b=d", "/./x=d", "/*x=d"] {
             assert!(bad.parse::<StaticMount>().is_err(), "{bad}");
         }
         assert!("/assets/v1.2=d".parse::<StaticMount>().is_ok());
@@ -439,34 +351,18 @@ mod tests {
             #[serde(rename = "static")]
             mounts: Vec<StaticMount>,
         }
-        let file: File = toml::from_str(
-            "static = [\"/css=static/css\", { prefix = \"/f\", dir = \"static/f\", index = true }]",
-        )
-        .unwrap();
-        assert_eq!(
-            file.mounts[1],
-            StaticMount {
-                prefix: "/f".into(),
-                dir: "static/f".into(),
-                index: true
-            }
-        );
+        let file: File =
+            toml::from_str("static = [\"/css=static/css\", { prefix = \"/f\", dir = \"static/f\", index = true }]")
+                .unwrap();
+        assert_eq!(file.mounts[1], StaticMount { prefix: "/f".into(), dir: "static/f".into(), index: true });
     }
 
     #[test]
     fn paths_that_leave_are_refused() {
         assert_eq!(contained_path("/a/b.css"), Some(PathBuf::from("a/b.css")));
         assert_eq!(contained_path("/./a//b"), Some(PathBuf::from("a/b")));
-        for bad in [
-            "/../etc/passwd",
-            "/a/../../x",
-            "/%2e%2e/x",
-            "/%2E%2E%2Fx",
-            "/..%5cx",
-            "/a\\..\\x",
-            "/%00",
-            "/%ff",
-        ] {
+        for bad in ["/../etc/passwd", "/a/../../x", "/%2e%2e/x", "/%2E%2E%2Fx", "/..%5cx", "/a\\..\\x", "/%00", "/%ff"]
+        {
             assert_eq!(contained_path(bad), None, "{bad}");
         }
     }
@@ -475,31 +371,20 @@ mod tests {
     fn overlapping_mounts_are_refused_not_a_panic() {
         let dir = tempfile::tempdir().unwrap();
         let mount = |prefix: &str| StaticMount::new(prefix, dir.path().into(), false).unwrap();
-        for mounts in [
-            vec![mount("/a"), mount("/a")],
-            vec![mount("/a"), mount("/a/b")],
-            vec![mount("/a/b"), mount("/a")],
-        ] {
-            let settings = StaticSettings {
-                mounts,
-                index_all: false,
-            };
+        for mounts in
+            [vec![mount("/a"), mount("/a")], vec![mount("/a"), mount("/a/b")], vec![mount("/a/b"), mount("/a")]]
+        {
+            let settings = StaticSettings { mounts, index_all: false };
             let result = mount_all(Router::<()>::new(), &settings);
             assert!(matches!(result, Err(StaticError::Overlap(..))));
         }
-        let settings = StaticSettings {
-            mounts: vec![mount("/a"), mount("/ab")],
-            index_all: false,
-        };
+        let settings = StaticSettings { mounts: vec![mount("/a"), mount("/ab")], index_all: false };
         assert!(mount_all(Router::<()>::new(), &settings).is_ok());
     }
 
     #[test]
     fn escapes_and_sizes() {
-        assert_eq!(
-            escape_html("<script>&\"'.txt"),
-            "&lt;script&gt;&amp;&quot;&#39;.txt"
-        );
+        assert_eq!(escape_html("<script>&\"'.txt"), "&lt;script&gt;&amp;&quot;&#39;.txt");
         assert_eq!(human_size(10), "10 B");
         assert_eq!(human_size(1536), "1.5 KiB");
     }

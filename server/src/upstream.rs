@@ -52,21 +52,12 @@ impl Upstream {
             .tcp_nodelay(true)
             .build()
             .map_err(UpstreamSettingsError::Client)?;
-        Ok(Upstream {
-            client,
-            url,
-            timeout: settings.timeout,
-        })
+        Ok(Upstream { client, url, timeout: settings.timeout })
     }
 
     /// `GET` the upstream; its status, or 502 (unreachable, broken) / 504 (too slow).
     pub async fn call(&self) -> Result<StatusCode, AppError> {
-        let response = self
-            .client
-            .get(self.url.clone())
-            .send()
-            .await
-            .map_err(|e| self.error(e))?;
+        let response = self.client.get(self.url.clone()).send().await.map_err(|e| self.error(e))?;
         let status = response.status();
         // Read (and drop) the body so the connection goes back to the pool for reuse.
         response.bytes().await.map_err(|e| self.error(e))?;

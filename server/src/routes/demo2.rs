@@ -11,10 +11,7 @@ use crate::error::AppError;
 use crate::form::read_limited;
 
 pub async fn demo2(State(state): State<AppState>, body: Body) -> Result<String, AppError> {
-    let upstream = state
-        .upstream
-        .as_ref()
-        .ok_or(AppError::UpstreamNotConfigured)?;
+    let upstream = state.upstream.as_ref().ok_or(AppError::UpstreamNotConfigured)?;
     read_limited(body, state.forms.max_body).await?;
     let status = upstream.call().await?;
     Ok(format!("welcome (upstream: {})", status.as_u16()))

@@ -15,7 +15,5 @@ pub struct Hit {
 }
 
 pub async fn hit(State(hits): State<HitCounter>) -> Result<Json<Hit>, AppError> {
-    Ok(Json(Hit {
-        hit: hits.hit().await?,
-    }))
+    Ok(Json(Hit { hit: hits.hit().await? }))
 }

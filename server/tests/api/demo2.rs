@@ -23,10 +23,7 @@ pub async fn delayed_upstream(delay: Duration) -> SocketAddr {
                 "ok"
             }),
         )
-        .route(
-            "/teapot",
-            get(|| async { (StatusCode::IM_A_TEAPOT, "short and stout") }),
-        );
+        .route("/teapot", get(|| async { (StatusCode::IM_A_TEAPOT, "short and stout") }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
@@ -34,24 +31,13 @@ pub async fn delayed_upstream(delay: Duration) -> SocketAddr {
 }
 
 async fn with_upstream(url: String, timeout: Duration) -> TestApp {
-    spawn_app_on(TestDb::new(Backend::Sqlite).await, move |c| {
-        c.upstream = Some(UpstreamSettings { url, timeout })
-    })
-    .await
+    spawn_app_on(TestDb::new(Backend::Sqlite).await, move |c| c.upstream = Some(UpstreamSettings { url, timeout }))
+        .await
 }
 
 async fn demo2(app: &TestApp) -> (u16, String) {
-    let response = app
-        .client
-        .post(app.url("/demo2"))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .expect("request");
-    (
-        response.status().as_u16(),
-        response.text().await.expect("body"),
-    )
+    let response = app.client.post(app.url("/demo2")).bearer_auth(&app.token).send().await.expect("request");
+    (response.status().as_u16(), response.text().await.expect("body"))
 }
 
 fn code(body: &str) -> String {
@@ -64,10 +50,7 @@ async fn two_hundred_concurrent_calls_to_a_slow_upstream_finish_together() {
     let upstream = delayed_upstream(Duration::from_millis(200)).await;
     let app = with_upstream(format!("http://{upstream}/"), Duration::from_secs(5)).await;
     // Warm-up: one call, so the measured run starts with a running server.
-    assert_eq!(
-        demo2(&app).await,
-        (200, "welcome (upstream: 200)".to_owned())
-    );
+    assert_eq!(demo2(&app).await, (200, "welcome (upstream: 200)".to_owned()));
     let started = Instant::now();
     let calls = (0..200).map(|_| demo2(&app));
     let answers = futures_util::future::join_all(calls).await;
@@ -76,49 +59,28 @@ async fn two_hundred_concurrent_calls_to_a_slow_upstream_finish_together() {
         assert_eq!(answer, &(200, "welcome (upstream: 200)".to_owned()));
     }
     eprintln!("200 concurrent /demo2 calls to a 200 ms upstream: {elapsed:?}");
-    assert!(
-        elapsed < Duration::from_millis(1000),
-        "took {elapsed:?}: the calls were not concurrent"
-    );
+    assert!(elapsed < Duration::from_millis(1000), "took {elapsed:?}: the calls were not concurrent");
 }
 
 #[tokio::test]
 async fn the_upstream_status_is_passed_on() {
     let upstream = delayed_upstream(Duration::ZERO).await;
     let app = with_upstream(format!("http://{upstream}/teapot"), Duration::from_secs(5)).await;
-    assert_eq!(
-        demo2(&app).await,
-        (200, "welcome (upstream: 418)".to_owned())
-    );
+    assert_eq!(demo2(&app).await, (200, "welcome (upstream: 418)".to_owned()));
 }
 
 #[tokio::test]
 async fn upstream_down_slow_or_missing_are_json_errors() {
-    let down = with_upstream(
-        format!("http://127.0.0.1:{}/", free_port()),
-        Duration::from_secs(5),
-    )
-    .await;
+    let down = with_upstream(format!("http://127.0.0.1:{}/", free_port()), Duration::from_secs(5)).await;
     let (status, body) = demo2(&down).await;
-    assert_eq!(
-        (status, code(&body).as_str()),
-        (502, "upstream_error"),
-        "{body}"
-    );
+    assert_eq!((status, code(&body).as_str()), (502, "upstream_error"), "{body}");
 
     let slow = delayed_upstream(Duration::from_millis(500)).await;
     let app = with_upstream(format!("http://{slow}/"), Duration::from_millis(100)).await;
     let started = Instant::now();
     let (status, body) = demo2(&app).await;
-    assert_eq!(
-        (status, code(&body).as_str()),
-        (504, "upstream_timeout"),
-        "{body}"
-    );
-    assert!(
-        started.elapsed() < Duration::from_millis(450),
-        "the timeout did not cut the wait"
-    );
+    assert_eq!((status, code(&body).as_str()), (504, "upstream_timeout"), "{body}");
+    assert!(started.elapsed() < Duration::from_millis(450), "the timeout did not cut the wait");
 
     let none = spawn_app(Backend::Sqlite, 0).await;
     let (status, body) = demo2(&none).await;

@@ -18,11 +18,7 @@ use crate::helpers::*;
 const REAL_REDIS: &str = "redis://127.0.0.1:6379/";
 
 fn test_key() -> String {
-    format!(
-        "rowstream:test:hit:{}:{}",
-        std::process::id(),
-        rand::random::<u64>()
-    )
+    format!("rowstream:test:hit:{}:{}", std::process::id(), rand::random::<u64>())
 }
 
 /// A server of the test's own (not `TestApp`, so that it can be stopped, awaited and started
@@ -41,11 +37,7 @@ impl Server {
         let done = tokio::spawn(app.run_until(async move {
             let _ = rx.await;
         }));
-        Server {
-            addr,
-            stop: Some(stop),
-            done,
-        }
+        Server { addr, stop: Some(stop), done }
     }
 
     async fn stop(mut self) {
@@ -57,14 +49,9 @@ impl Server {
 
     /// (status, hit or error code, Retry-After)
     async fn hit(&self) -> (u16, Value, Option<String>) {
-        let response = reqwest::get(format!("http://{}/hit", self.addr))
-            .await
-            .expect("request");
+        let response = reqwest::get(format!("http://{}/hit", self.addr)).await.expect("request");
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap().to_owned());
+        let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
         let body: Value = response.json().await.expect("JSON");
         (status, body, retry_after)
     }
@@ -78,28 +65,14 @@ impl Server {
 
 async fn redis_get(url: &str, key: &str) -> Option<u64> {
     let client = redis::Client::open(url).unwrap();
-    let mut connection = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
-    redis::cmd("GET")
-        .arg(key)
-        .query_async(&mut connection)
-        .await
-        .expect("GET")
+    let mut connection = client.get_multiplexed_async_connection().await.expect("redis");
+    redis::cmd("GET").arg(key).query_async(&mut connection).await.expect("GET")
 }
 
 async fn redis_del(url: &str, key: &str) {
     let client = redis::Client::open(url).unwrap();
-    let mut connection = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
-    let _: u64 = redis::cmd("DEL")
-        .arg(key)
-        .query_async(&mut connection)
-        .await
-        .expect("DEL");
+    let mut connection = client.get_multiplexed_async_connection().await.expect("redis");
+    let _: u64 = redis::cmd("DEL").arg(key).query_async(&mut connection).await.expect("DEL");
 }
 
 #[tokio::test]
@@ -110,26 +83,14 @@ async fn hits_count_in_redis_with_incr() {
     config.hits.redis_url = Some(REAL_REDIS.into());
     config.hits.key = key.clone();
     let server = Server::start(config).await;
-    let response = reqwest::get(format!("http://{}/hit", server.addr))
-        .await
-        .unwrap();
+    let response = reqwest::get(format!("http://{}/hit", server.addr)).await.unwrap();
     assert_eq!(response.status(), 200, "no token needed");
-    assert!(response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("application/json"));
-    assert_eq!(
-        response.json::<Value>().await.unwrap(),
-        serde_json::json!({"hit": 1})
-    );
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert_eq!(response.json::<Value>().await.unwrap(), serde_json::json!({"hit": 1}));
     let hits = futures_util::future::join_all((0..50).map(|_| server.count())).await;
     let mut sorted = hits.clone();
     sorted.sort_unstable();
-    assert_eq!(
-        sorted,
-        (2..=51).collect::<Vec<u64>>(),
-        "every concurrent hit got its own number"
-    );
+    assert_eq!(sorted, (2..=51).collect::<Vec<u64>>(), "every concurrent hit got its own number");
     assert_eq!(redis_get(REAL_REDIS, &key).await, Some(51));
     server.stop().await;
     redis_del(REAL_REDIS, &key).await;
@@ -139,14 +100,7 @@ async fn hits_count_in_redis_with_incr() {
 async fn without_redis_hits_count_in_the_embedded_database_across_restarts() {
     let db = TestDb::new(Backend::Sqlite).await;
     let server = Server::start(db.config()).await;
-    assert_eq!(
-        (
-            server.count().await,
-            server.count().await,
-            server.count().await
-        ),
-        (1, 2, 3)
-    );
+    assert_eq!((server.count().await, server.count().await, server.count().await), (1, 2, 3));
     server.stop().await;
     let server = Server::start(db.config()).await;
     assert_eq!(server.count().await, 4, "the count survives a restart");
@@ -161,13 +115,11 @@ async fn postgres_without_redis_counts_in_memory_and_writes_nothing() {
     assert_eq!((server.count().await, server.count().await), (1, 2));
     server.stop().await;
     let mut pg = db.pg().await;
-    let tables: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_tables WHERE schemaname = $1 AND tablename = 'hits'",
-    )
-    .bind(db.schema.clone().unwrap())
-    .fetch_one(&mut pg)
-    .await
-    .unwrap();
+    let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE schemaname = $1 AND tablename = 'hits'")
+        .bind(db.schema.clone().unwrap())
+        .fetch_one(&mut pg)
+        .await
+        .unwrap();
     assert_eq!(tables, 0);
 }
 
@@ -179,14 +131,7 @@ struct OwnRedis {
 impl OwnRedis {
     fn start(port: u16, dir: &Path) -> OwnRedis {
         let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
             .args(["--appendonly", "yes", "--appendfsync", "always"])
             .arg("--dir")
             .arg(dir)
@@ -198,15 +143,9 @@ impl OwnRedis {
     }
 
     async fn wait_ready(port: u16) {
-        let up = eventually(
-            Duration::from_secs(10),
-            Duration::from_millis(50),
-            || async move {
-                tokio::net::TcpStream::connect(("127.0.0.1", port))
-                    .await
-                    .is_ok()
-            },
-        )
+        let up = eventually(Duration::from_secs(10), Duration::from_millis(50), || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+        })
         .await;
         assert!(up, "redis-server did not start on {port}");
     }
@@ -237,30 +176,15 @@ async fn redis_missing_at_start_then_killed_and_restarted() {
 
     // No Redis yet: the server is up, /hit says 503 and when to retry.
     let (status, body, retry_after) = server.hit().await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (503, Some("redis_unavailable")),
-        "{body}"
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("redis_unavailable")), "{body}");
     assert_eq!(retry_after.as_deref(), Some("1"));
-    assert_eq!(
-        reqwest::get(format!("http://{}/hello", server.addr))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(reqwest::get(format!("http://{}/hello", server.addr)).await.unwrap().status(), 200);
 
     // Redis comes up: /hit recovers by itself.
     let redis = OwnRedis::start(port, dir.path());
     OwnRedis::wait_ready(port).await;
     assert!(
-        eventually(
-            Duration::from_secs(10),
-            Duration::from_millis(100),
-            || async { server.hit().await.0 == 200 }
-        )
-        .await
+        eventually(Duration::from_secs(10), Duration::from_millis(100), || async { server.hit().await.0 == 200 }).await
     );
     let mut acknowledged = 1;
     for _ in 0..20 {
@@ -272,11 +196,7 @@ async fn redis_missing_at_start_then_killed_and_restarted() {
     // Killed while running: 503 with Retry-After, no panic.
     redis.kill();
     let (status, body, retry_after) = server.hit().await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (503, Some("redis_unavailable")),
-        "{body}"
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("redis_unavailable")), "{body}");
     assert_eq!(retry_after.as_deref(), Some("1"));
 
     // Back on the same port and data: the next hit continues right after the last
@@ -289,16 +209,9 @@ async fn redis_missing_at_start_then_killed_and_restarted() {
         if status == 200 {
             break body["hit"].as_u64();
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "/hit did not recover after Redis came back: {body}"
-        );
+        assert!(std::time::Instant::now() < deadline, "/hit did not recover after Redis came back: {body}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(
-        next,
-        Some(acknowledged + 1),
-        "acknowledged hits survived; failed ones were not counted"
-    );
+    assert_eq!(next, Some(acknowledged + 1), "acknowledged hits survived; failed ones were not counted");
     server.stop().await;
 }

@@ -6,6 +6,7 @@
 mod auth;
 mod browser;
 mod demo2;
+mod formats;
 mod forms;
 mod helpers;
 mod hit;
@@ -16,4 +17,3 @@ mod shutdown;
 mod static_files;
 mod streaming;
 mod viewer;
-mod formats;

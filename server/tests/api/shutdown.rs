@@ -21,15 +21,7 @@ struct Process {
 impl Process {
     async fn serve(db: &TestDb, extra: &[&str]) -> Process {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rowstream"))
-            .args([
-                "serve",
-                "--addr",
-                "127.0.0.1:0",
-                "--database-url",
-                &db.url,
-                "--jwt-secret",
-                SECRET,
-            ])
+            .args(["serve", "--addr", "127.0.0.1:0", "--database-url", &db.url, "--jwt-secret", SECRET])
             .args(["--seed-rows", "0", "--dist", "/nonexistent-dist"])
             .args(extra)
             .env("RUST_LOG", "rowstream=info")
@@ -42,10 +34,7 @@ impl Process {
         let (tx, rx) = tokio::sync::oneshot::channel::<SocketAddr>();
         std::thread::spawn(move || {
             let mut tx = Some(tx);
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
                 eprintln!("[rowstream] {line}");
                 if let Some((_, addr)) = line.split_once(" on http://") {
                     if let (Some(tx), Ok(addr)) = (tx.take(), addr.trim().parse()) {
@@ -73,10 +62,7 @@ impl Process {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 return status;
             }
-            assert!(
-                Instant::now() < deadline,
-                "rowstream did not exit within {timeout:?}"
-            );
+            assert!(Instant::now() < deadline, "rowstream did not exit within {timeout:?}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -97,21 +83,9 @@ async fn sigterm_finishes_short_requests_cuts_streams_after_the_grace_and_exits_
     db.seed(200_000).await; // ~28 MB of NDJSON: far more than the socket buffers hold
     let upstream = delayed_upstream(Duration::from_millis(600)).await;
     let upstream_url = format!("http://{upstream}/");
-    let mut server = Process::serve(
-        &db,
-        &[
-            "--shutdown-grace",
-            "1s",
-            "--upstream-url",
-            &upstream_url,
-            "--workers",
-            "2",
-        ],
-    )
-    .await;
-    let token = rowstream::auth::JwtKeys::new(SECRET.as_bytes())
-        .issue("tester", Duration::from_secs(600))
-        .unwrap();
+    let mut server =
+        Process::serve(&db, &["--shutdown-grace", "1s", "--upstream-url", &upstream_url, "--workers", "2"]).await;
+    let token = rowstream::auth::JwtKeys::new(SECRET.as_bytes()).issue("tester", Duration::from_secs(600)).unwrap();
 
     // A slow reader: takes the head and the first row, then stops reading.
     let mut stream = raw_get(server.addr, "/api/messages", &token, Some(4096)).await;
@@ -121,18 +95,10 @@ async fn sigterm_finishes_short_requests_cuts_streams_after_the_grace_and_exits_
     // A short request in flight when the signal comes (its upstream takes 600 ms).
     let client = reqwest::Client::new();
     let short = tokio::spawn({
-        let request = client
-            .post(format!("http://{}/demo2", server.addr))
-            .bearer_auth(&token)
-            .send();
+        let request = client.post(format!("http://{}/demo2", server.addr)).bearer_auth(&token).send();
         async move {
-            let response = request
-                .await
-                .expect("the request in flight must be answered");
-            (
-                response.status().as_u16(),
-                response.text().await.unwrap_or_default(),
-            )
+            let response = request.await.expect("the request in flight must be answered");
+            (response.status().as_u16(), response.text().await.unwrap_or_default())
         }
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -140,40 +106,25 @@ async fn sigterm_finishes_short_requests_cuts_streams_after_the_grace_and_exits_
     server.signal(libc::SIGTERM);
 
     // New connections are refused once the listener is closed.
-    let refused = eventually(
-        Duration::from_secs(2),
-        Duration::from_millis(20),
-        || async { tokio::net::TcpStream::connect(server.addr).await.is_err() },
-    )
+    let refused = eventually(Duration::from_secs(2), Duration::from_millis(20), || async {
+        tokio::net::TcpStream::connect(server.addr).await.is_err()
+    })
     .await;
     assert!(refused, "still accepting after SIGTERM");
 
-    assert_eq!(
-        short.await.unwrap(),
-        (200, "welcome (upstream: 200)".to_owned()),
-        "the short request completes"
-    );
+    assert_eq!(short.await.unwrap(), (200, "welcome (upstream: 200)".to_owned()), "the short request completes");
 
     // Read the stream only once the grace (1 s) is over: by then it must have been cut.
     tokio::time::sleep(Duration::from_millis(1500).saturating_sub(signalled.elapsed())).await;
     let (chunks, complete) = stream.chunks().await;
-    assert!(
-        !complete,
-        "the stream must not end cleanly after a shutdown cut"
-    );
+    assert!(!complete, "the stream must not end cleanly after a shutdown cut");
     let body: Vec<u8> = chunks.concat();
-    assert!(
-        !String::from_utf8_lossy(&body).contains("{\"end\""),
-        "no trailer in a cut stream"
-    );
+    assert!(!String::from_utf8_lossy(&body).contains("{\"end\""), "no trailer in a cut stream");
 
     let status = server.wait(Duration::from_secs(10)).await;
     assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
     let took = signalled.elapsed();
-    assert!(
-        took < Duration::from_secs(5),
-        "shutdown took {took:?} with a 1 s grace"
-    );
+    assert!(took < Duration::from_secs(5), "shutdown took {took:?} with a 1 s grace");
 }
 
 #[tokio::test]
@@ -182,12 +133,7 @@ async fn an_idle_server_exits_0_on_sigint() {
     db.seed(10).await;
     let mut server = Process::serve(&db, &["--workers", "3"]).await;
     assert_eq!(
-        reqwest::get(format!("http://{}/hello", server.addr))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
+        reqwest::get(format!("http://{}/hello", server.addr)).await.unwrap().text().await.unwrap(),
         "Hello, world!"
     );
     // --workers 3: three runtime worker threads (tokio names them `tokio-rt-worker`).
@@ -201,9 +147,5 @@ async fn an_idle_server_exits_0_on_sigint() {
     let started = Instant::now();
     server.signal(libc::SIGINT);
     assert_eq!(server.wait(Duration::from_secs(10)).await.code(), Some(0));
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "idle shutdown took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(3), "idle shutdown took {:?}", started.elapsed());
 }
