@@ -7,7 +7,7 @@ use shared::{Mode, BATCH_MAX};
 
 use crate::chart::ComparisonPanel;
 use crate::run::{RunRequest, Runner};
-use crate::stats::{Status, StatsBar};
+use crate::stats::{StatsBar, Status};
 use crate::table::RowTable;
 use crate::token::{self, TokenPrompt};
 
@@ -31,7 +31,13 @@ fn request(mode: Mode, limit: &str, batch: &str) -> Result<RunRequest, String> {
 
 /// One choice of the Stream / Standard switch.
 #[component]
-fn ModeOption(mode: RwSignal<Mode>, value: Mode, testid: &'static str, label: &'static str, title: &'static str) -> impl IntoView {
+fn ModeOption(
+    mode: RwSignal<Mode>,
+    value: Mode,
+    testid: &'static str,
+    label: &'static str,
+    title: &'static str,
+) -> impl IntoView {
     view! {
         <label title=title>
             <input type="radio" name="mode" data-testid=testid

@@ -46,7 +46,11 @@ impl LineSplitter {
     /// Calls `on_line` for up to `max_lines` complete lines (without their `\n`). Returns
     /// whether it stopped at `max_lines` (more lines may be ready). Stops at the first
     /// error; the lines before it stay consumed.
-    pub fn drain_lines<E>(&mut self, max_lines: usize, mut on_line: impl FnMut(&[u8]) -> Result<(), E>) -> Result<bool, E> {
+    pub fn drain_lines<E>(
+        &mut self,
+        max_lines: usize,
+        mut on_line: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<bool, E> {
         for _ in 0..max_lines {
             let Some(newline) = memchr::memchr(b'\n', &self.buf[self.start..]) else {
                 return Ok(false);
@@ -160,7 +164,13 @@ impl NdjsonDecoder {
         }
     }
 
-    fn line(state: &mut State, line_no: &mut u64, rows: &mut u64, line: &[u8], store: &mut RowStore) -> Result<(), DecodeError> {
+    fn line(
+        state: &mut State,
+        line_no: &mut u64,
+        rows: &mut u64,
+        line: &[u8],
+        store: &mut RowStore,
+    ) -> Result<(), DecodeError> {
         if line.is_empty() || line == b"\r" {
             return Ok(());
         }
@@ -293,7 +303,9 @@ mod tests {
     #[test]
     fn grammar_errors_are_reported() {
         let mut decoder = NdjsonDecoder::new();
-        let err = decoder.push(b"{\"end\":{\"rows\":5}}\n", &mut RowStore::new()).and_then(|_| decoder.finish(&mut RowStore::new()));
+        let err = decoder
+            .push(b"{\"end\":{\"rows\":5}}\n", &mut RowStore::new())
+            .and_then(|_| decoder.finish(&mut RowStore::new()));
         assert!(matches!(err, Err(DecodeError::CountMismatch { expected: 5, received: 0 })));
 
         let mut decoder = NdjsonDecoder::new();

@@ -20,4 +20,3 @@ pub mod stream;
 pub mod table;
 pub mod token;
 pub mod virtual_scroll;
-

@@ -346,12 +346,16 @@ impl Runner {
         mark(MARK_END);
         self.with_live(id, |live| live.ended = Some(now()));
         self.publish(id, false);
-        let Some((mode, stats)) = self.live.with_value(|live| live.as_ref().filter(|l| l.id == id).map(|l| (l.mode, l.stats(now())))) else {
+        let Some((mode, stats)) =
+            self.live.with_value(|live| live.as_ref().filter(|l| l.id == id).map(|l| (l.mode, l.stats(now()))))
+        else {
             return;
         };
         let (status, reason) = match &outcome {
             Ok(_) => (Status::Done, None),
-            Err(RunError::Fetch(FetchError::Aborted)) => (Status::Cancelled, Some(format!("Cancelled after {} rows.", stats.rows))),
+            Err(RunError::Fetch(FetchError::Aborted)) => {
+                (Status::Cancelled, Some(format!("Cancelled after {} rows.", stats.rows)))
+            }
             Err(error) => (Status::Failed, Some(format!("Failed: {error}"))),
         };
         if let Err(RunError::Fetch(error)) = &outcome {

@@ -14,7 +14,10 @@ use shared::ErrorBody;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Headers, MessageChannel, ReadableStreamDefaultReader, ReadableStreamReadResult, RequestCache, RequestInit, Response};
+use web_sys::{
+    AbortSignal, Headers, MessageChannel, ReadableStreamDefaultReader, ReadableStreamReadResult, RequestCache,
+    RequestInit, Response,
+};
 
 /// A failed request or read.
 #[derive(Debug, thiserror::Error)]
@@ -133,11 +136,8 @@ pub async fn next_frame() {
     let Some(window) = web_sys::window() else { return };
     let hidden = window.document().is_some_and(|d| d.hidden());
     let promise = Promise::new(&mut |resolve, _reject| {
-        let scheduled = if hidden {
-            window.set_timeout_with_callback(&resolve)
-        } else {
-            window.request_animation_frame(&resolve)
-        };
+        let scheduled =
+            if hidden { window.set_timeout_with_callback(&resolve) } else { window.request_animation_frame(&resolve) };
         if scheduled.is_err() {
             // Nothing will call back: resolve now rather than hang.
             let _ = resolve.call0(&JsValue::UNDEFINED);

@@ -97,7 +97,9 @@ pub fn RowTable(
 
     let visible_rows = move || {
         let (_, w) = window.get();
-        store.with_value(|store| (w.start..w.end).filter_map(|i| store.get(i).map(|row| row_view(i, row, true))).collect_view())
+        store.with_value(|store| {
+            (w.start..w.end).filter_map(|i| store.get(i).map(|row| row_view(i, row, true))).collect_view()
+        })
     };
 
     view! {

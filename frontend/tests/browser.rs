@@ -23,7 +23,12 @@ use web_sys::{AbortController, Blob, BlobPropertyBag, HtmlElement, Url};
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn message(id: i64) -> Message {
-    Message { id, sender: format!("user{}", id % 7), body: format!("body of {id} — ✓\nsecond line"), created_at: Timestamp::from_unix_seconds(1_700_000_000 + id) }
+    Message {
+        id,
+        sender: format!("user{}", id % 7),
+        body: format!("body of {id} — ✓\nsecond line"),
+        created_at: Timestamp::from_unix_seconds(1_700_000_000 + id),
+    }
 }
 
 fn ndjson(rows: i64) -> Vec<u8> {
@@ -49,7 +54,8 @@ fn blob_url(bytes: &[u8]) -> String {
 async fn reads_a_streamed_body_chunk_by_chunk() {
     let url = blob_url(&ndjson(20_000)); // ~2.5 MB: several chunks, lines cut between them
     let controller = AbortController::new().expect("AbortController");
-    let mut body = stream::send(&url, "token", &controller.signal()).expect("fetch").open().await.expect("a 200 response");
+    let mut body =
+        stream::send(&url, "token", &controller.signal()).expect("fetch").open().await.expect("a 200 response");
     let (mut store, mut decoder, mut chunks) = (RowStore::new(), NdjsonDecoder::new(), 0);
     while let Some(chunk) = body.next_chunk().await.expect("a chunk") {
         chunks += 1;
@@ -66,7 +72,8 @@ async fn reads_a_streamed_body_chunk_by_chunk() {
 async fn abort_fails_the_read_as_cancelled() {
     let url = blob_url(&ndjson(50_000));
     let controller = AbortController::new().expect("AbortController");
-    let mut body = stream::send(&url, "token", &controller.signal()).expect("fetch").open().await.expect("a 200 response");
+    let mut body =
+        stream::send(&url, "token", &controller.signal()).expect("fetch").open().await.expect("a 200 response");
     controller.abort();
     let mut outcome = Ok(None);
     for _ in 0..1000 {
@@ -80,9 +87,7 @@ async fn abort_fails_the_read_as_cancelled() {
 
 fn rendered_ids() -> Vec<i64> {
     let rows = document().query_selector_all("[data-testid=row-id]").expect("a selector");
-    (0..rows.length())
-        .filter_map(|i| rows.item(i)?.text_content()?.parse().ok())
-        .collect()
+    (0..rows.length()).filter_map(|i| rows.item(i)?.text_content()?.parse().ok()).collect()
 }
 
 async fn frames(n: usize) {
@@ -95,7 +100,10 @@ async fn frames(n: usize) {
 async fn table_renders_only_visible_rows_past_the_browser_height_limit() {
     // The real stylesheet lays the table out; the page gets a fixed height.
     let style = document().create_element("style").expect("a style element");
-    style.set_text_content(Some(concat!(include_str!("../style.css"), "\n.host { height: 600px; display: flex; flex-direction: column; }")));
+    style.set_text_content(Some(concat!(
+        include_str!("../style.css"),
+        "\n.host { height: 600px; display: flex; flex-direction: column; }"
+    )));
     document().head().expect("a head").append_child(&style).expect("style added");
 
     // 1.3 million rows: 36 million px of content, past Chromium's ~33.5 million px limit.

@@ -55,7 +55,8 @@ struct Run {
 async fn fetch(port: u16, path: &str, token: &str) -> anyhow::Result<Run> {
     let mut socket = TcpStream::connect(("127.0.0.1", port)).await?;
     socket.set_nodelay(true)?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: JWT {token}\r\nConnection: close\r\n\r\n");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: JWT {token}\r\nConnection: close\r\n\r\n");
     let mut buf = vec![0u8; 1 << 20];
     let started = Instant::now();
     socket.write_all(request.as_bytes()).await?;
@@ -161,11 +162,20 @@ async fn main() -> anyhow::Result<()> {
         table.extend(measure(&big_url, o.big_rows, o.big_runs).await?);
     }
 
-    println!("\nrowstream streaming benchmark: PostgreSQL, release build, medians of {} runs ({} at {} rows)", o.runs, o.big_runs, o.big_rows);
+    println!(
+        "\nrowstream streaming benchmark: PostgreSQL, release build, medians of {} runs ({} at {} rows)",
+        o.runs, o.big_runs, o.big_rows
+    );
     println!("(TTFB: until the response's first byte; the server sends the head in one write with the first row. MB: response bytes)");
-    println!("{:>9}  {:<16} {:>10} {:>10} {:>9} {:>13}", "rows", "endpoint", "TTFB ms", "total ms", "MB", "peak RSS MB");
+    println!(
+        "{:>9}  {:<16} {:>10} {:>10} {:>9} {:>13}",
+        "rows", "endpoint", "TTFB ms", "total ms", "MB", "peak RSS MB"
+    );
     for r in &table {
-        println!("{:>9}  {:<16} {:>10.3} {:>10.1} {:>9.1} {:>13.1}", r.rows, r.name, r.ttfb_ms, r.total_ms, r.mb, r.rss_mb);
+        println!(
+            "{:>9}  {:<16} {:>10.3} {:>10.1} {:>9.1} {:>13.1}",
+            r.rows, r.name, r.ttfb_ms, r.total_ms, r.mb, r.rss_mb
+        );
     }
     println!("{:>9}  {:<16} {:>10} {:>10.1}", o.rows, "psql \\copy", "", copy_ms);
     if let Some(ms) = big_copy_ms {
@@ -176,17 +186,41 @@ async fn main() -> anyhow::Result<()> {
     println!("\ntargets (ratios from this run):");
     if let Some(stream) = find(o.rows, "ndjson stream") {
         let ratio = stream.total_ms / copy_ms;
-        println!("  ndjson stream total / psql \\copy total at {} rows = {:.2}x  (target <= 1.0x)  {}", o.rows, ratio, verdict(ratio <= 1.0));
-        println!("  ndjson stream TTFB median = {:.3} ms  (target <= 1 ms)  {}", stream.ttfb_ms, verdict(stream.ttfb_ms <= 1.0));
+        println!(
+            "  ndjson stream total / psql \\copy total at {} rows = {:.2}x  (target <= 1.0x)  {}",
+            o.rows,
+            ratio,
+            verdict(ratio <= 1.0)
+        );
+        println!(
+            "  ndjson stream TTFB median = {:.3} ms  (target <= 1 ms)  {}",
+            stream.ttfb_ms,
+            verdict(stream.ttfb_ms <= 1.0)
+        );
         if let Some(standard) = find(o.rows, "/standard") {
             println!("  /standard TTFB / ndjson stream TTFB = {:.0}x", standard.ttfb_ms / stream.ttfb_ms);
         }
         if let Some(big) = find(o.big_rows, "ndjson stream") {
             let growth = big.rss_mb / stream.rss_mb;
-            println!("  stream peak RSS {} rows / {} rows = {:.2}x  (target <= 1.2x)  {}", o.big_rows, o.rows, growth, verdict(growth <= 1.2));
-            println!("  stream peak RSS at {} rows = {:.1} MB  (target <= 40 MB)  {}", o.big_rows, big.rss_mb, verdict(big.rss_mb <= 40.0));
+            println!(
+                "  stream peak RSS {} rows / {} rows = {:.2}x  (target <= 1.2x)  {}",
+                o.big_rows,
+                o.rows,
+                growth,
+                verdict(growth <= 1.2)
+            );
+            println!(
+                "  stream peak RSS at {} rows = {:.1} MB  (target <= 40 MB)  {}",
+                o.big_rows,
+                big.rss_mb,
+                verdict(big.rss_mb <= 40.0)
+            );
             if let Some(ms) = big_copy_ms {
-                println!("  ndjson stream total / psql \\copy total at {} rows = {:.2}x", o.big_rows, big.total_ms / ms);
+                println!(
+                    "  ndjson stream total / psql \\copy total at {} rows = {:.2}x",
+                    o.big_rows,
+                    big.total_ms / ms
+                );
             }
         }
     }

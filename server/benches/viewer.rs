@@ -91,12 +91,19 @@ async fn main() -> anyhow::Result<()> {
         let run = one_run(&base, &token, rows).await?;
         eprintln!(
             "run {}: first row {:.1} ms, all rows {:.0} ms, raw fetch {:.0} ms ({:.2}x), heap {:.1} MB, DOM rows {}",
-            i + 1, run.first_row_ms, run.all_rows_ms, run.raw_fetch_ms, run.all_rows_ms / run.raw_fetch_ms, run.heap_mb, run.dom_rows
+            i + 1,
+            run.first_row_ms,
+            run.all_rows_ms,
+            run.raw_fetch_ms,
+            run.all_rows_ms / run.raw_fetch_ms,
+            run.heap_mb,
+            run.dom_rows
         );
         results.push(run);
     }
     let m = |f: fn(&Run) -> f64| median(results.iter().map(f).collect());
-    let (first, all, raw, heap, dom) = (m(|r| r.first_row_ms), m(|r| r.all_rows_ms), m(|r| r.raw_fetch_ms), m(|r| r.heap_mb), m(|r| r.dom_rows));
+    let (first, all, raw, heap, dom) =
+        (m(|r| r.first_row_ms), m(|r| r.all_rows_ms), m(|r| r.raw_fetch_ms), m(|r| r.heap_mb), m(|r| r.dom_rows));
     let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
     println!("\nrowstream viewer benchmark: headless Chromium, {rows} rows from PostgreSQL, medians of {runs} fresh sessions");
     println!("  time to first row painted after Start = {first:.1} ms  (target <= 50 ms)  {}", verdict(first <= 50.0));
@@ -104,7 +111,10 @@ async fn main() -> anyhow::Result<()> {
     // Each session's two times are a pair measured back to back, so their ratio cancels
     // what differs between sessions; its median is the verdict.
     let paired = m(|r| r.all_rows_ms / r.raw_fetch_ms);
-    println!("  all rows / raw fetch, median of the per-session ratios = {paired:.2}x  (target <= 1.5x)  {}", verdict(paired <= 1.5));
+    println!(
+        "  all rows / raw fetch, median of the per-session ratios = {paired:.2}x  (target <= 1.5x)  {}",
+        verdict(paired <= 1.5)
+    );
     println!("  (ratio of the two medians above: {:.2}x)", all / raw);
     println!("  JS heap at the end = {heap:.1} MB  (target <= 150 MB)  {}", verdict(heap <= 150.0));
     println!("  DOM rows = {dom:.0}  (target <= 200)  {}", verdict(dom <= 200.0));

@@ -83,12 +83,12 @@ impl JwtKeys {
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|data| data.claims).map_err(|e| {
+            match e.kind() {
                 ErrorKind::ExpiredSignature => AuthError::Expired,
                 _ => AuthError::Invalid(e),
-            })
+            }
+        })
     }
 
     /// Verifies an `Authorization` header value.
@@ -104,7 +104,11 @@ impl JwtKeys {
 
 /// Rejects the request with 401 unless it carries a valid token; passes the claims on as a
 /// request extension.
-pub async fn require_jwt(State(keys): State<Arc<JwtKeys>>, mut request: Request, next: Next) -> Result<Response, AppError> {
+pub async fn require_jwt(
+    State(keys): State<Arc<JwtKeys>>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, AppError> {
     let header = request.headers().get(AUTHORIZATION).map(|v| v.to_str().map_err(|_| AuthError::Scheme)).transpose()?;
     let claims = keys.verify_header(header)?;
     request.extensions_mut().insert(claims);

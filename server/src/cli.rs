@@ -11,7 +11,11 @@ use crate::config::Layer;
 use crate::db::PgRead;
 
 #[derive(Debug, Parser)]
-#[command(name = "rowstream", version, about = "Stream large SQL results to browsers and HTTP clients as they are read")]
+#[command(
+    name = "rowstream",
+    version,
+    about = "Stream large SQL results to browsers and HTTP clients as they are read"
+)]
 pub struct Cli {
     /// TOML settings file; flags and environment variables override it.
     /// Default: ./rowstream.toml when it exists.

@@ -142,10 +142,9 @@ mod tests {
 
     #[test]
     fn flags_beat_the_file_and_the_file_beats_defaults() {
-        let file: Layer = toml::from_str(
-            "addr = \"127.0.0.1:9000\"\nbatch_size = 50\nacquire_timeout = \"250ms\"\npool_size = 3",
-        )
-        .unwrap();
+        let file: Layer =
+            toml::from_str("addr = \"127.0.0.1:9000\"\nbatch_size = 50\nacquire_timeout = \"250ms\"\npool_size = 3")
+                .unwrap();
         let cli = Layer { batch_size: Some(7), ..Layer::default() };
         let config = Config::from_layers(cli, file).unwrap();
         assert_eq!(config.batch_size, 7);

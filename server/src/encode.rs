@@ -207,7 +207,8 @@ mod tests {
         let json: Vec<Message> = serde_json::from_str(&encode(BodyFormat::Api(Format::Json), &rows)).unwrap();
         assert_eq!(json, rows);
         let csv = encode(BodyFormat::Api(Format::Csv), &rows);
-        let back: Vec<Message> = csv::Reader::from_reader(csv.as_bytes()).deserialize().collect::<Result<_, _>>().unwrap();
+        let back: Vec<Message> =
+            csv::Reader::from_reader(csv.as_bytes()).deserialize().collect::<Result<_, _>>().unwrap();
         assert_eq!(back, rows);
         assert_eq!(encode(BodyFormat::SeedLines, &rows), "object_id:1 \nobject_id:2 \n");
     }

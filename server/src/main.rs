@@ -53,7 +53,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(args) => {
             let config = Config::resolve(Layer::from(&args.secret), cli.config.as_deref())?;
             let secret = config.jwt_secret.ok_or_else(|| {
-                anyhow::anyhow!("no JWT secret configured: pass --jwt-secret or set ROWSTREAM_JWT_SECRET (the one `serve` uses)")
+                anyhow::anyhow!(
+                    "no JWT secret configured: pass --jwt-secret or set ROWSTREAM_JWT_SECRET (the one `serve` uses)"
+                )
             })?;
             println!("{}", JwtKeys::new(secret.as_bytes()).issue(&args.sub, args.ttl)?);
         }

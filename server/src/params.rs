@@ -37,7 +37,8 @@ pub fn parse_api(query: Option<&str>, headers: &HeaderMap) -> Result<ApiParams, 
     let raw = RawParams::parse(query, API_NAMES)?;
     let mode = match raw.get("mode") {
         None => Mode::default(),
-        Some(v) => Mode::parse(v).ok_or_else(|| AppError::bad_parameter("mode", format!("mode must be stream or buffered, got {v:?}")))?,
+        Some(v) => Mode::parse(v)
+            .ok_or_else(|| AppError::bad_parameter("mode", format!("mode must be stream or buffered, got {v:?}")))?,
     };
     let format = match raw.get("format") {
         Some(v) => Format::parse(v).ok_or_else(|| {
@@ -123,11 +124,19 @@ impl RawParams {
     fn range(&self) -> Result<RowRange, AppError> {
         let limit = self
             .get("limit")
-            .map(|v| v.parse::<u64>().map_err(|_| AppError::bad_parameter("limit", format!("limit must be a whole number ≥ 0, got {v:?}"))))
+            .map(|v| {
+                v.parse::<u64>().map_err(|_| {
+                    AppError::bad_parameter("limit", format!("limit must be a whole number ≥ 0, got {v:?}"))
+                })
+            })
             .transpose()?;
         let after = self
             .get("after")
-            .map(|v| v.parse::<i64>().map_err(|_| AppError::bad_parameter("after", format!("after must be a row id (a 64-bit integer), got {v:?}"))))
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    AppError::bad_parameter("after", format!("after must be a row id (a 64-bit integer), got {v:?}"))
+                })
+            })
             .transpose()?;
         Ok(RowRange { after, limit })
     }
@@ -136,7 +145,10 @@ impl RawParams {
         self.get("batch")
             .map(|v| match v.parse::<u32>() {
                 Ok(b) if (1..=BATCH_MAX).contains(&b) => Ok(b),
-                _ => Err(AppError::bad_parameter("batch", format!("batch must be a whole number from 1 to {BATCH_MAX}, got {v:?}"))),
+                _ => Err(AppError::bad_parameter(
+                    "batch",
+                    format!("batch must be a whole number from 1 to {BATCH_MAX}, got {v:?}"),
+                )),
             })
             .transpose()
     }

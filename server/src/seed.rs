@@ -13,16 +13,42 @@ use sqlx::{QueryBuilder, Sqlite};
 use crate::db::Database;
 use crate::encode::write_copy_text;
 
-const SENDERS: [&str; 12] = [
-    "ada", "grace", "linus", "barbara", "ken", "margaret", "dennis", "frances", "edsger", "radia",
-    "tolgahan", "zoë",
-];
+const SENDERS: [&str; 12] =
+    ["ada", "grace", "linus", "barbara", "ken", "margaret", "dennis", "frances", "edsger", "radia", "tolgahan", "zoë"];
 
 const WORDS: [&str; 32] = [
-    "stream", "rows", "as", "they", "are", "read", "memory", "stays", "flat", "the", "first",
-    "byte", "arrives", "early", "batch", "of", "a", "thousand", "server", "client", "query",
-    "chunk", "sent", "without", "waiting", "for", "whole", "result", "export", "everything",
-    "fast", "now",
+    "stream",
+    "rows",
+    "as",
+    "they",
+    "are",
+    "read",
+    "memory",
+    "stays",
+    "flat",
+    "the",
+    "first",
+    "byte",
+    "arrives",
+    "early",
+    "batch",
+    "of",
+    "a",
+    "thousand",
+    "server",
+    "client",
+    "query",
+    "chunk",
+    "sent",
+    "without",
+    "waiting",
+    "for",
+    "whole",
+    "result",
+    "export",
+    "everything",
+    "fast",
+    "now",
 ];
 
 /// 2024-01-01T00:00:00Z: row `id` was created `id` seconds later.
@@ -75,9 +101,8 @@ pub async fn seed(db: &Database, rows: u64) -> anyhow::Result<()> {
         Database::Postgres(pool, _) => {
             let mut tx = pool.begin().await?;
             sqlx::query("TRUNCATE messages").execute(&mut *tx).await?;
-            let mut copy = tx
-                .copy_in_raw("COPY messages (id, sender, body, created_at) FROM STDIN (FORMAT text)")
-                .await?;
+            let mut copy =
+                tx.copy_in_raw("COPY messages (id, sender, body, created_at) FROM STDIN (FORMAT text)").await?;
             let mut buf = Vec::with_capacity(1 << 20);
             for id in 1..=rows as i64 {
                 write_copy_text(&mut buf, &message(id));

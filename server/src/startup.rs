@@ -44,7 +44,8 @@ impl Application {
         };
         let keys = Arc::new(JwtKeys::new(secret.as_bytes()));
         let generated_token = if generated { Some(keys.issue("rowstream", GENERATED_TOKEN_TTL)?) } else { None };
-        let state = AppState { db: db.clone(), keys, metrics: Arc::new(Metrics::default()), batch_size: config.batch_size };
+        let state =
+            AppState { db: db.clone(), keys, metrics: Arc::new(Metrics::default()), batch_size: config.batch_size };
         let listener = TcpListener::bind(config.addr).await?;
         Ok(Application { listener, router: router(state, &config.dist), db, generated_token })
     }
@@ -70,7 +71,11 @@ impl Application {
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets open requests finish.
-pub async fn run(listener: TcpListener, router: Router, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     // No Nagle delay: the first row's small chunk must leave at once.
     let listener = listener.tap_io(|tcp| {
         if let Err(error) = tcp.set_nodelay(true) {
@@ -88,4 +93,3 @@ pub fn viewer_url(addr: SocketAddr, token: Option<&str>) -> String {
         None => format!("http://{host}/"),
     }
 }
-

@@ -109,11 +109,24 @@ mod tests {
 
     #[test]
     fn writes_what_serde_json_writes() {
-        let texts = ["", "ada", "naïve café ✓", "say \"hi\"", "back\\slash", "tab\there", "nl\nand\r", "\u{1}\u{1f}", "\u{7f}\u{2028}"];
+        let texts = [
+            "",
+            "ada",
+            "naïve café ✓",
+            "say \"hi\"",
+            "back\\slash",
+            "tab\there",
+            "nl\nand\r",
+            "\u{1}\u{1f}",
+            "\u{7f}\u{2028}",
+        ];
         for (i, sender) in texts.iter().enumerate() {
             for body in texts {
-                for (id, micros) in [(0, 0), (i as i64 + 1, 1_700_000_000_123_456), (i64::MIN, -1), (i64::MAX, 253_402_300_799_999_999)] {
-                    let row = Message { id, sender: sender.to_string(), body: body.into(), created_at: Timestamp(micros) };
+                for (id, micros) in
+                    [(0, 0), (i as i64 + 1, 1_700_000_000_123_456), (i64::MIN, -1), (i64::MAX, 253_402_300_799_999_999)]
+                {
+                    let row =
+                        Message { id, sender: sender.to_string(), body: body.into(), created_at: Timestamp(micros) };
                     let mut line = Vec::new();
                     write_row(&mut line, &row);
                     assert_eq!(String::from_utf8(line).unwrap(), serde_json::to_string(&row).unwrap());
@@ -164,7 +177,12 @@ mod tests {
 
     #[test]
     fn agrees_with_serde_on_every_cut_and_mutation() {
-        let row = Message { id: 123, sender: "user7".into(), body: "café, \"quoted\"".into(), created_at: Timestamp(1_000_001) };
+        let row = Message {
+            id: 123,
+            sender: "user7".into(),
+            body: "café, \"quoted\"".into(),
+            created_at: Timestamp(1_000_001),
+        };
         let plain = Message { body: "café".into(), ..row.clone() };
         for line in [serde_json::to_vec(&row).unwrap(), serde_json::to_vec(&plain).unwrap()] {
             for cut in 0..=line.len() {

@@ -36,6 +36,11 @@ pub struct MessageRef<'a> {
 
 impl MessageRef<'_> {
     pub fn into_owned(self) -> Message {
-        Message { id: self.id, sender: self.sender.into_owned(), body: self.body.into_owned(), created_at: self.created_at }
+        Message {
+            id: self.id,
+            sender: self.sender.into_owned(),
+            body: self.body.into_owned(),
+            created_at: self.created_at,
+        }
     }
 }

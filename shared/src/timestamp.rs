@@ -59,8 +59,12 @@ impl Timestamp {
     pub fn parse_rfc3339(text: &str) -> Result<Self, TimestampError> {
         let fail = || TimestampError(text.to_owned());
         let b = text.as_bytes();
-        if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ')
-            || b[13] != b':' || b[16] != b':'
+        if b.len() < 20
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || !matches!(b[10], b'T' | b't' | b' ')
+            || b[13] != b':'
+            || b[16] != b':'
         {
             return Err(fail());
         }
@@ -70,8 +74,12 @@ impl Timestamp {
         let hour = digits(&b[11..13]).ok_or_else(fail)?;
         let minute = digits(&b[14..16]).ok_or_else(fail)?;
         let second = digits(&b[17..19]).ok_or_else(fail)?;
-        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month)
-            || hour > 23 || minute > 59 || second > 59
+        if !(1..=12).contains(&month)
+            || day == 0
+            || day > days_in_month(year, month)
+            || hour > 23
+            || minute > 59
+            || second > 59
         {
             return Err(fail());
         }
@@ -108,9 +116,7 @@ fn put_digits(dst: &mut [u8], mut value: u32) {
 }
 
 fn digits(src: &[u8]) -> Option<u32> {
-    src.iter().try_fold(0u32, |acc, &c| {
-        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-    })
+    src.iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
 }
 
 fn is_leap(year: i64) -> bool {
@@ -218,9 +224,16 @@ mod tests {
     fn parses_other_spellings_and_rejects_garbage() {
         let t = Timestamp::parse_rfc3339("2024-02-29T12:34:56.1234567+00:00").unwrap();
         assert_eq!(t.to_string(), "2024-02-29T12:34:56.123456Z");
-        for bad in ["", "2023-02-29T00:00:00Z", "2024-13-01T00:00:00Z", "2024-01-01T24:00:00Z",
-                    "2024-01-01T00:00:00", "2024-01-01T00:00:00+01:00", "2024-01-01T00:00:00.Z",
-                    "２０２４-01-01T00:00:00Z"] {
+        for bad in [
+            "",
+            "2023-02-29T00:00:00Z",
+            "2024-13-01T00:00:00Z",
+            "2024-01-01T24:00:00Z",
+            "2024-01-01T00:00:00",
+            "2024-01-01T00:00:00+01:00",
+            "2024-01-01T00:00:00.Z",
+            "２０２４-01-01T00:00:00Z",
+        ] {
             assert!(Timestamp::parse_rfc3339(bad).is_err(), "{bad}");
         }
     }

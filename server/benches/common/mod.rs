@@ -13,7 +13,8 @@ use sqlx::{Connection, PgConnection};
 pub const SECRET: &str = "benchmark-secret";
 
 pub fn admin_url() -> String {
-    std::env::var("ROWSTREAM_BENCH_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("ROWSTREAM_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// The value after `name` on the command line (`cargo bench … -- --rows 1000`).
@@ -31,7 +32,10 @@ fn database_url(admin_url: &str, database: &str) -> String {
 pub async fn ensure_seeded(admin_url: &str, rows: u64) -> anyhow::Result<String> {
     let name = format!("rowstream_bench_{rows}");
     let mut admin = PgConnection::connect(admin_url).await?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)").bind(&name).fetch_one(&mut admin).await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&name)
+        .fetch_one(&mut admin)
+        .await?;
     if !exists {
         sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
     }
@@ -99,4 +103,3 @@ pub fn median(mut values: Vec<f64>) -> f64 {
         (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
 }
-

@@ -64,7 +64,8 @@ impl CopyBinaryDecoder {
             if &self.pending[..11] != SIGNATURE {
                 return Err(CopyDecodeError::Signature);
             }
-            let extension = u32::from_be_bytes([self.pending[15], self.pending[16], self.pending[17], self.pending[18]]) as usize;
+            let extension =
+                u32::from_be_bytes([self.pending[15], self.pending[16], self.pending[17], self.pending[18]]) as usize;
             if self.pending.len() < 19 + extension {
                 return Ok(None);
             }

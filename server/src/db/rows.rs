@@ -146,7 +146,8 @@ async fn start_copy<'c>(
     // COPY takes no bind parameters; both values are integers we parsed, so inlining them
     // cannot inject anything.
     let limit = limit.map_or_else(|| "ALL".to_owned(), |l| l.to_string());
-    let sql = format!("COPY ({POSTGRES_SELECT} WHERE id > {after} ORDER BY id LIMIT {limit}) TO STDOUT (FORMAT binary)");
+    let sql =
+        format!("COPY ({POSTGRES_SELECT} WHERE id > {after} ORDER BY id LIMIT {limit}) TO STDOUT (FORMAT binary)");
     match conn.copy_out_raw(&sql).await {
         Ok(chunks) => Ok(Some(chunks)),
         Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("0A000" | "42601")) => {

@@ -2,8 +2,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
 use crate::helpers::*;
+use base64::Engine;
 
 fn b64(data: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
@@ -53,7 +53,13 @@ async fn each_auth_failure_is_a_401_with_a_json_body() {
             assert_eq!(body.error.code, shared::ErrorCode::Unauthorized, "{path} {case}");
         }
         for scheme in ["JWT", "Bearer", "bearer"] {
-            let response = app.client.get(app.url(path)).header("authorization", format!("{scheme} {valid}")).send().await.unwrap();
+            let response = app
+                .client
+                .get(app.url(path))
+                .header("authorization", format!("{scheme} {valid}"))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(response.status(), 200, "{path} {scheme}");
         }
     }

@@ -150,7 +150,8 @@ pub async fn spawn_app_on(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestAp
     tokio::spawn(app.run_until(async move {
         let _ = rx.await;
     }));
-    let token = rowstream::auth::JwtKeys::new(SECRET.as_bytes()).issue("tester", Duration::from_secs(600)).expect("token");
+    let token =
+        rowstream::auth::JwtKeys::new(SECRET.as_bytes()).issue("tester", Duration::from_secs(600)).expect("token");
     TestApp { addr, token, client: reqwest::Client::new(), db, shutdown: Some(tx) }
 }
 

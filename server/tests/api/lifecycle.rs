@@ -24,7 +24,8 @@ async fn an_empty_embedded_database_is_seeded_on_first_start_only() {
     app.database().close().await;
     drop(app);
     // A second start on the same file finds rows and leaves them alone.
-    let app = rowstream::startup::Application::build(rowstream::config::Config { seed_rows: 99, ..config }).await.unwrap();
+    let app =
+        rowstream::startup::Application::build(rowstream::config::Config { seed_rows: 99, ..config }).await.unwrap();
     assert_eq!(count(&app).await, 1234);
 }
 

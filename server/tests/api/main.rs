@@ -5,10 +5,10 @@
 
 mod auth;
 mod browser;
+mod formats;
 mod helpers;
 mod lifecycle;
 mod params;
 mod seed_api;
 mod streaming;
 mod viewer;
-mod formats;

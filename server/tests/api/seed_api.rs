@@ -4,7 +4,9 @@ use crate::helpers::*;
 
 async fn check_sizes(backend: Backend) {
     let app = spawn_app(backend, 100_000).await;
-    for (limit, n) in [(Some(0), 0), (Some(1), 1), (Some(999), 999), (Some(1000), 1000), (Some(1001), 1001), (None, 100_000)] {
+    for (limit, n) in
+        [(Some(0), 0), (Some(1), 1), (Some(999), 999), (Some(1000), 1000), (Some(1001), 1001), (None, 100_000)]
+    {
         let query = limit.map(|l| format!("?limit={l}")).unwrap_or_default();
         let expected = seed_lines(1..=n);
 

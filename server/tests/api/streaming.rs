@@ -28,7 +28,10 @@ async fn the_first_chunk_arrives_before_the_last_row_is_read() {
             let before = app.metric("rowstream_rows_read_total").await;
             let mut raw = app.raw(path, Some(4096)).await;
             let ChunkEvent::Chunk(first) = raw.next_chunk().await else { panic!("no first chunk") };
-            assert!(first.ends_with(b"\n") && first.iter().filter(|b| **b == b'\n').count() == 1, "first chunk is the first row alone");
+            assert!(
+                first.ends_with(b"\n") && first.iter().filter(|b| **b == b'\n').count() == 1,
+                "first chunk is the first row alone"
+            );
             // Not reading: the socket buffers fill and the server must stop reading rows.
             tokio::time::sleep(Duration::from_millis(300)).await;
             let read = app.metric("rowstream_rows_read_total").await - before;
@@ -45,12 +48,23 @@ async fn a_client_that_leaves_stops_the_query() {
     let app = spawn_app(Backend::Postgres, 300_000).await;
     let mut raw = app.raw("/api/messages", Some(4096)).await;
     assert!(matches!(raw.next_chunk().await, ChunkEvent::Chunk(_)));
-    assert!(eventually(Duration::from_secs(5), Duration::from_millis(50), || async { running_queries(&app.db).await == 1 }).await,
-        "the query runs while the client reads");
+    assert!(
+        eventually(Duration::from_secs(5), Duration::from_millis(50), || async { running_queries(&app.db).await == 1 })
+            .await,
+        "the query runs while the client reads"
+    );
     drop(raw);
-    assert!(eventually(Duration::from_secs(5), Duration::from_millis(50), || async { running_queries(&app.db).await == 0 }).await,
-        "the query must stop when the client goes away");
-    assert!(eventually(Duration::from_secs(5), Duration::from_millis(50), || async { app.metric("rowstream_streams_cancelled_total").await == 1 }).await);
+    assert!(
+        eventually(Duration::from_secs(5), Duration::from_millis(50), || async { running_queries(&app.db).await == 0 })
+            .await,
+        "the query must stop when the client goes away"
+    );
+    assert!(
+        eventually(Duration::from_secs(5), Duration::from_millis(50), || async {
+            app.metric("rowstream_streams_cancelled_total").await == 1
+        })
+        .await
+    );
     assert!(app.metric("rowstream_rows_read_total").await < 300_000);
     // The pool recovers: the next request is served in full.
     let (_, body) = app.body("/api/messages?limit=10").await;
@@ -80,7 +94,12 @@ async fn a_database_failure_mid_stream_never_looks_complete() {
         let last = body.lines().last().unwrap_or("");
         assert!(last.starts_with("{\"error\":{\"code\":\"database_error\""), "{backend:?}: last line {last:?}");
         assert!(!body.contains("{\"end\""), "{backend:?}: no trailer on a failed stream");
-        assert!(eventually(Duration::from_secs(5), Duration::from_millis(50), || async { app.metric("rowstream_streams_failed_total").await == 1 }).await);
+        assert!(
+            eventually(Duration::from_secs(5), Duration::from_millis(50), || async {
+                app.metric("rowstream_streams_failed_total").await == 1
+            })
+            .await
+        );
     }
 }
 
@@ -100,8 +119,10 @@ async fn an_exhausted_pool_answers_503() {
     let body: shared::ErrorBody = response.json().await.unwrap();
     assert_eq!(body.error.code, shared::ErrorCode::DatabaseBusy);
     drop(hog);
-    assert!(eventually(Duration::from_secs(5), Duration::from_millis(50), || async {
-        app.get("/api/messages?limit=1").send().await.map(|r| r.status() == 200).unwrap_or(false)
-    })
-    .await);
+    assert!(
+        eventually(Duration::from_secs(5), Duration::from_millis(50), || async {
+            app.get("/api/messages?limit=1").send().await.map(|r| r.status() == 200).unwrap_or(false)
+        })
+        .await
+    );
 }

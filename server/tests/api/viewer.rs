@@ -32,7 +32,13 @@ async fn viewer_app(backend: Backend, rows: u64) -> TestApp {
 
 async fn open(browser: &Browser, app: &TestApp) {
     browser.client.goto(&format!("http://{}/#token={}", app.addr, app.token)).await.expect("open viewer");
-    browser.client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=\"start\"]")).await.expect("viewer loaded");
+    browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("[data-testid=\"start\"]"))
+        .await
+        .expect("viewer loaded");
 }
 
 /// Records (status, row-count, rendered rows) at every DOM change, in the page itself, so
@@ -96,7 +102,9 @@ async fn streams_100k_rows_incrementally_into_a_virtual_table() {
     browser.js("const el = document.querySelector('[data-testid=\"table-scroll\"]'); el.scrollTop = el.scrollHeight; return true;").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let ids: Vec<String> = serde_json::from_value(
-        browser.js("return [...document.querySelectorAll('[data-testid=\"row-id\"]')].map(e => e.textContent.trim());").await,
+        browser
+            .js("return [...document.querySelectorAll('[data-testid=\"row-id\"]')].map(e => e.textContent.trim());")
+            .await,
     )
     .expect("ids");
     assert!(ids.iter().any(|id| id == "100000"), "scrolled to the end, the last id shows: {ids:?}");
@@ -111,7 +119,8 @@ async fn standard_mode_shows_no_row_before_the_whole_answer_is_in() {
     let browser = Browser::start().await;
     open(&browser, &app).await;
     let samples = run_all_recording(&browser, "mode-standard").await;
-    let early: Vec<_> = samples.iter().filter(|(status, rows, dom)| status != "done" && (*rows > 0 || *dom > 0)).collect();
+    let early: Vec<_> =
+        samples.iter().filter(|(status, rows, dom)| status != "done" && (*rows > 0 || *dom > 0)).collect();
     assert!(early.is_empty(), "rows shown before completion in standard mode: {early:?}");
     assert_eq!(browser.text("row-count").await, "100000");
     // After both modes ran, the comparison chart has something to compare.
@@ -180,7 +189,8 @@ async fn a_server_side_abort_ends_failed() {
     open(&browser, &app).await;
     start_streaming_all(&browser).await;
     // Kill the backend as soon as the query runs; a million rows take the page seconds.
-    let started = eventually(Duration::from_secs(20), Duration::from_millis(10), || async { active_queries(&app).await > 0 });
+    let started =
+        eventually(Duration::from_secs(20), Duration::from_millis(10), || async { active_queries(&app).await > 0 });
     assert!(started.await, "the query never started");
     let mut pg = sqlx::PgConnection::connect(&postgres_base_url()).await.expect("connect");
     // The function in the select list: it runs only for the rows the WHERE kept.
@@ -212,14 +222,32 @@ async fn a_missing_or_rejected_token_shows_the_token_prompt() {
     let app = viewer_app(Backend::Sqlite, 100).await;
     let browser = Browser::start().await;
     browser.client.goto(&format!("http://{}/", app.addr)).await.expect("open");
-    browser.client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=\"token-prompt\"]")).await.expect("prompt without a token");
+    browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("[data-testid=\"token-prompt\"]"))
+        .await
+        .expect("prompt without a token");
     // A token the server rejects: the prompt comes back after the 401.
     browser.client.goto(&format!("http://{}/#token=not-a-valid-token", app.addr)).await.expect("open");
     browser.client.refresh().await.expect("reload");
-    browser.client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=\"start\"]")).await.expect("viewer");
+    browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("[data-testid=\"start\"]"))
+        .await
+        .expect("viewer");
     if !browser.exists("token-prompt").await {
         browser.click("start").await;
     }
-    browser.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("[data-testid=\"token-prompt\"]")).await.expect("prompt after a 401");
+    browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("[data-testid=\"token-prompt\"]"))
+        .await
+        .expect("prompt after a 401");
     browser.close().await;
 }
