@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::Layer;
 use crate::db::PgRead;
+use crate::static_files::StaticMount;
 
 /// The git commit this binary was built from (`-modified` when the work tree had changes;
 /// `unknown` outside a git checkout).
@@ -23,7 +24,11 @@ pub fn version() -> String {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "rowstream", version = version(), about = "Stream large SQL results to browsers and HTTP clients as they are read")]
+#[command(
+    name = "rowstream",
+    version = version(),
+    about = "Stream large SQL results to browsers and HTTP clients as they are read"
+)]
 pub struct Cli {
     /// TOML settings file; flags and environment variables override it.
     /// Default: ./rowstream.toml when it exists.
@@ -35,6 +40,8 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once at start: `serve`'s many options making the enum large costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Serve the API and the viewer (seeds an empty embedded database on first start).
     Serve(ServeArgs),
@@ -97,6 +104,44 @@ pub struct ServeArgs {
     pub database: DatabaseArgs,
     #[command(flatten)]
     pub secret: SecretArgs,
+    #[command(flatten)]
+    pub endpoints: EndpointArgs,
+}
+
+/// `serve`'s settings for the seed system's other endpoints, its workers and its shutdown.
+#[derive(Debug, Args)]
+pub struct EndpointArgs {
+    /// Runtime worker threads [default: one per core].
+    #[arg(long, env = "ROWSTREAM_WORKERS")]
+    pub workers: Option<usize>,
+    /// After SIGINT/SIGTERM, how long responses still open (streams) may go on before they
+    /// are cut, e.g. 10s [default: 10s].
+    #[arg(long, env = "ROWSTREAM_SHUTDOWN_GRACE", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Option<Duration>,
+    /// Largest form (and /demo2) request body in bytes; larger is a 413 [default: 1048576].
+    #[arg(long, env = "ROWSTREAM_MAX_BODY")]
+    pub max_body: Option<u64>,
+    /// http:// URL that POST /demo2 calls (GET) on a kept, pooled client [default: none:
+    /// /demo2 answers 404].
+    #[arg(long, env = "ROWSTREAM_UPSTREAM_URL")]
+    pub upstream_url: Option<String>,
+    /// Longest wait for the upstream before /demo2 answers 504, e.g. 5s [default: 5s].
+    #[arg(long, env = "ROWSTREAM_UPSTREAM_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub upstream_timeout: Option<Duration>,
+    /// Redis for GET /hit, e.g. redis://127.0.0.1:6379/ [default: none: count in the
+    /// embedded database].
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// The key /hit increments [default: rowstream:hits].
+    #[arg(long, env = "ROWSTREAM_HIT_KEY")]
+    pub hit_key: Option<String>,
+    /// Serve a directory at a URL prefix: PREFIX=DIR, or PREFIX=DIR,index to list
+    /// directories. Repeatable; in the environment, separate mounts with `;`.
+    #[arg(long = "static", env = "ROWSTREAM_STATIC", value_delimiter = ';', value_name = "PREFIX=DIR[,index]")]
+    pub static_mounts: Vec<StaticMount>,
+    /// Give every static mount a directory listing.
+    #[arg(long, env = "ROWSTREAM_STATIC_INDEX")]
+    pub static_index: bool,
 }
 
 #[derive(Debug, Args)]
@@ -140,6 +185,15 @@ impl From<&ServeArgs> for Layer {
             dist: args.dist.clone(),
             seed_rows: args.seed_rows,
             jwt_secret: args.secret.jwt_secret.clone(),
+            workers: args.endpoints.workers,
+            shutdown_grace: args.endpoints.shutdown_grace,
+            max_body: args.endpoints.max_body,
+            upstream_url: args.endpoints.upstream_url.clone(),
+            upstream_timeout: args.endpoints.upstream_timeout,
+            redis_url: args.endpoints.redis_url.clone(),
+            hit_key: args.endpoints.hit_key.clone(),
+            static_mounts: Some(args.endpoints.static_mounts.clone()).filter(|m| !m.is_empty()),
+            static_index: args.endpoints.static_index.then_some(true),
             ..Layer::from(&args.database)
         }
     }

@@ -11,11 +11,20 @@ use rowstream::routes::viewer::embedded_viewer_present;
 use rowstream::startup::{viewer_url, Application};
 use rowstream::{seed, telemetry};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// The runtime is built by hand (not `#[tokio::main]`) so that `serve --workers N` sets its
+/// worker threads; every other command takes tokio's default (one per core).
+fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init();
-    match run(cli).await {
+    let result = workers(&cli).and_then(|workers| {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        if let Some(workers) = workers {
+            builder.worker_threads(workers);
+        }
+        let runtime = builder.enable_all().build()?;
+        runtime.block_on(run(cli))
+    });
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("rowstream: {error:#}");
@@ -24,11 +33,23 @@ async fn main() -> ExitCode {
     }
 }
 
+/// `serve`'s configured worker threads (flag, env or file); `None`: the default.
+fn workers(cli: &Cli) -> anyhow::Result<Option<usize>> {
+    Ok(match &cli.command {
+        Command::Serve(args) => Config::resolve(Layer::from(args), cli.config.as_deref())?.workers,
+        _ => None,
+    })
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Serve(args) => {
             let config = Config::resolve(Layer::from(args), cli.config.as_deref())?;
             let app = Application::build(config.clone()).await?;
+            tracing::info!(
+                workers = config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                "runtime"
+            );
             let addr = app.local_addr();
             let token = app.generated_token.clone();
             eprintln!("rowstream is serving {} on http://{addr}", redact(&config.database_url));
@@ -45,6 +66,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("This build has no viewer: `/` says how to get it. The API works as usual.");
             }
             app.run_until(shutdown_signal()).await?;
+            eprintln!("rowstream: stopped");
         }
         Command::Seed(args) => {
             let config = Config::resolve(Layer::from(&args.database), cli.config.as_deref())?;

@@ -5,9 +5,18 @@
 //! | `GET /standard`, `GET /chunked` | [`seed_api`] | JWT |
 //! | `GET /api/messages` | [`messages`] | JWT |
 //! | `GET /healthz`, `GET /metrics` | [`health`] | none |
+//! | `GET /hello` | [`hello`] | none |
+//! | `POST /demo1/{name}`, `POST /greet` | [`forms`] | JWT |
+//! | `POST /demo2` | [`demo2`] | JWT |
+//! | `GET /hit` | [`hit`] | none |
+//! | `--static` mounts | [`crate::static_files`] | none |
 //! | `GET /` and its assets (embedded, or `--dist`) | [`viewer`] | none |
 
+pub mod demo2;
+pub mod forms;
 pub mod health;
+pub mod hello;
+pub mod hit;
 pub mod messages;
 pub mod seed_api;
 pub mod viewer;
@@ -16,14 +25,18 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{middleware, Router};
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{require_jwt, JwtKeys};
 use crate::db::Database;
 use crate::error::AppError;
+use crate::form::FormLimits;
+use crate::hits::HitCounter;
 use crate::metrics::Metrics;
+use crate::static_files::{self, StaticError, StaticSettings};
+use crate::upstream::Upstream;
 
 /// What every handler may need; cheap to clone.
 #[derive(Debug, Clone)]
@@ -33,6 +46,23 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Rows per chunk when a request does not say.
     pub batch_size: u32,
+    /// How much of a request body the form routes and `/demo2` read.
+    pub forms: FormLimits,
+    /// The kept client for `/demo2`; `None` when no `--upstream-url` is set.
+    pub upstream: Option<Upstream>,
+    pub hits: HitCounter,
+}
+
+impl FromRef<AppState> for FormLimits {
+    fn from_ref(state: &AppState) -> Self {
+        state.forms
+    }
+}
+
+impl FromRef<AppState> for HitCounter {
+    fn from_ref(state: &AppState) -> Self {
+        state.hits.clone()
+    }
 }
 
 impl FromRef<AppState> for Arc<JwtKeys> {
@@ -41,20 +71,25 @@ impl FromRef<AppState> for Arc<JwtKeys> {
     }
 }
 
-pub fn router(state: AppState, dist: Option<&Path>) -> Router {
+/// Fails only when a static mount's directory is missing.
+pub fn router(state: AppState, dist: Option<&Path>, statics: &StaticSettings) -> Result<Router, StaticError> {
     let data = Router::new()
         .route("/standard", get(seed_api::standard))
         .route("/chunked", get(seed_api::chunked))
         .route("/api/messages", get(messages::messages))
+        .route("/demo1/{name}", post(forms::demo1))
+        .route("/greet", post(forms::greet))
+        .route("/demo2", post(demo2::demo2))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_jwt));
-    Router::new()
+    let router = Router::new()
         .merge(data)
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
-        .route("/api/{*rest}", get(api_not_found))
-        .fallback_service(viewer::service(dist))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .route("/hello", get(hello::hello))
+        .route("/hit", get(hit::hit))
+        .route("/api/{*rest}", get(api_not_found));
+    let router = static_files::mount_all(router, statics)?;
+    Ok(router.fallback_service(viewer::service(dist)).layer(TraceLayer::new_for_http()).with_state(state))
 }
 
 async fn api_not_found(uri: axum::http::Uri) -> AppError {
