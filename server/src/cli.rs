@@ -11,10 +11,22 @@ use crate::config::Layer;
 use crate::db::PgRead;
 use crate::static_files::StaticMount;
 
+/// The git commit this binary was built from (`-modified` when the work tree had changes;
+/// `unknown` outside a git checkout).
+pub const GIT_COMMIT: &str = git_version::git_version!(
+    args = ["--always", "--dirty=-modified", "--abbrev=12", "--exclude=*"],
+    fallback = "unknown"
+);
+
+/// `rowstream --version`: the package version and the commit.
+pub fn version() -> String {
+    format!("{} (commit {GIT_COMMIT})", env!("CARGO_PKG_VERSION"))
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "rowstream",
-    version,
+    version = version(),
     about = "Stream large SQL results to browsers and HTTP clients as they are read"
 )]
 pub struct Cli {
@@ -41,6 +53,15 @@ pub enum Command {
     Load(crate::load::LoadArgs),
     /// Measure /standard vs /chunked and buffered vs stream on a running server.
     Compare(crate::compare::CompareArgs),
+    /// Print shell completions, e.g. `rowstream completions bash > /etc/bash_completion.d/rowstream`.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -75,7 +96,8 @@ pub struct ServeArgs {
     /// Rows per HTTP chunk when a request does not say [default: 1000].
     #[arg(long, env = "ROWSTREAM_BATCH_SIZE")]
     pub batch_size: Option<u32>,
-    /// The built viewer (trunk's output) served at / [default: dist].
+    /// Serve the viewer at / from this directory (a `scripts/build-viewer.sh --out DIR`
+    /// build) instead of the copy embedded in the binary [default: embedded].
     #[arg(long, env = "ROWSTREAM_DIST")]
     pub dist: Option<PathBuf>,
     /// Rows to seed an empty embedded (SQLite) database with on start; 0 to never seed

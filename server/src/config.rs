@@ -9,7 +9,7 @@
 //! pool_size = 10
 //! acquire_timeout = "5s"
 //! batch_size = 1000
-//! dist = "dist"
+//! dist = "server/viewer"  # serve the viewer from a directory instead of the embedded copy
 //! seed_rows = 500000
 //! pg_read = "copy"        # or "fetch"
 //! workers = 2             # tokio worker threads; default: the cores
@@ -49,7 +49,8 @@ pub struct Config {
     pub pool_size: u32,
     pub acquire_timeout: Duration,
     pub batch_size: u32,
-    pub dist: PathBuf,
+    /// Serve the viewer from this directory instead of the copy embedded in the binary.
+    pub dist: Option<PathBuf>,
     pub seed_rows: u64,
     pub pg_read: PgRead,
     /// Runtime worker threads; `None`: one per core.
@@ -73,7 +74,7 @@ impl Default for Config {
             pool_size: 10,
             acquire_timeout: Duration::from_secs(5),
             batch_size: 1000,
-            dist: PathBuf::from("dist"),
+            dist: None,
             seed_rows: 500_000,
             pg_read: PgRead::default(),
             workers: None,
@@ -145,7 +146,7 @@ impl Config {
             pool_size: high.pool_size.or(low.pool_size).unwrap_or(d.pool_size),
             acquire_timeout: high.acquire_timeout.or(low.acquire_timeout).unwrap_or(d.acquire_timeout),
             batch_size: high.batch_size.or(low.batch_size).unwrap_or(d.batch_size),
-            dist: high.dist.or(low.dist).unwrap_or(d.dist),
+            dist: high.dist.or(low.dist).or(d.dist),
             seed_rows: high.seed_rows.or(low.seed_rows).unwrap_or(d.seed_rows),
             pg_read: high.pg_read.or(low.pg_read).unwrap_or(d.pg_read),
             workers: high.workers.or(low.workers),

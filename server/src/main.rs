@@ -1,12 +1,14 @@
-//! The `rowstream` binary: `serve`, `seed`, `token`, `load`, `compare`. See `rowstream --help`.
+//! The `rowstream` binary: `serve`, `seed`, `token`, `load`, `compare`, `completions`. See
+//! `rowstream --help`.
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use rowstream::auth::JwtKeys;
 use rowstream::cli::{Cli, Command};
 use rowstream::config::{Config, Layer};
 use rowstream::db::Database;
+use rowstream::routes::viewer::embedded_viewer_present;
 use rowstream::startup::{viewer_url, Application};
 use rowstream::{seed, telemetry};
 
@@ -65,6 +67,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 None => eprintln!("Viewer: {} (make a token with `rowstream token`)", viewer_url(addr, None)),
             }
+            if config.dist.is_none() && !embedded_viewer_present() {
+                eprintln!("This build has no viewer: `/` says how to get it. The API works as usual.");
+            }
             app.run_until(shutdown_signal()).await?;
             eprintln!("rowstream: stopped");
         }
@@ -87,6 +92,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Compare(args) => rowstream::compare::main(args.clone()).await?,
         Command::Load(_) => anyhow::bail!("`load` runs on a runtime of its own"),
+        Command::Completions(args) => {
+            clap_complete::generate(args.shell, &mut Cli::command(), "rowstream", &mut std::io::stdout());
+        }
     }
     Ok(())
 }

@@ -72,7 +72,14 @@ impl Application {
             upstream,
             hits: hits.clone(),
         };
-        let router = router(state, &config.dist, &config.statics)?;
+        if config.dist.is_none() && !crate::routes::viewer::embedded_viewer_present() {
+            tracing::warn!(
+                "this rowstream was built without its viewer (server/viewer/ was missing): the API works, \
+                 and `/` explains how to get the viewer (`bash scripts/build-viewer.sh`, then rebuild; \
+                 or --dist DIR)"
+            );
+        }
+        let router = router(state, config.dist.as_deref(), &config.statics)?;
         let listener = TcpListener::bind(config.addr).await?;
         Ok(Application { listener, router, db, hits, shutdown_grace: config.shutdown_grace, generated_token })
     }

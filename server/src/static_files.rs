@@ -86,8 +86,18 @@ impl FromStr for StaticMount {
 impl StaticMount {
     pub fn new(prefix: &str, dir: PathBuf, index: bool) -> Result<StaticMount, String> {
         let prefix = prefix.trim_end_matches('/');
-        if !prefix.starts_with('/') || prefix.contains(['{', '}', '*', '\\', '?', '#']) || prefix.contains("/../") {
-            return Err(format!("static mount prefix {prefix:?} must be a path like /css (not /)"));
+        let segment_ok = |segment: &str| {
+            !segment.is_empty()
+                && segment != "."
+                && segment != ".."
+                && segment.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        };
+        let valid = prefix.strip_prefix('/').is_some_and(|rest| rest.split('/').all(segment_ok));
+        if !valid {
+            return Err(format!(
+                "static mount prefix {prefix:?} must be a path like /css or /assets/v1 \
+                 (not /; letters, digits, - . _ ~ per segment)"
+            ));
         }
         if RESERVED_PREFIXES.iter().any(|r| prefix == *r || prefix.starts_with(&format!("{r}/"))) {
             return Err(format!("static mount prefix {prefix:?} would shadow one of rowstream's own routes"));
@@ -113,8 +123,8 @@ pub enum StaticError {
     Dir { prefix: String, dir: PathBuf, source: std::io::Error },
     #[error("static mount {prefix}: {dir} is not a directory")]
     NotADirectory { prefix: String, dir: PathBuf },
-    #[error("static mount {0} is given twice")]
-    Duplicate(String),
+    #[error("static mounts {0} and {1} overlap: give each its own prefix")]
+    Overlap(String, String),
 }
 
 /// One mount, ready to serve.
@@ -131,10 +141,12 @@ pub fn mount_all<S>(mut router: Router<S>, settings: &StaticSettings) -> Result<
 where
     S: Clone + Send + Sync + 'static,
 {
-    let mut seen = std::collections::HashSet::new();
-    for mount in &settings.mounts {
-        if !seen.insert(mount.prefix.as_str()) {
-            return Err(StaticError::Duplicate(mount.prefix.clone()));
+    for (i, mount) in settings.mounts.iter().enumerate() {
+        let nested = |other: &StaticMount| {
+            other.prefix == mount.prefix || other.prefix.starts_with(&format!("{}/", mount.prefix))
+        };
+        if let Some(other) = settings.mounts[..i].iter().chain(&settings.mounts[i + 1..]).find(|other| nested(other)) {
+            return Err(StaticError::Overlap(mount.prefix.clone(), other.prefix.clone()));
         }
         let dir_error = |source| StaticError::Dir { prefix: mount.prefix.clone(), dir: mount.dir.clone(), source };
         let root = std::fs::canonicalize(&mount.dir).map_err(dir_error)?;
@@ -326,6 +338,10 @@ mod tests {
         assert!("/=static".parse::<StaticMount>().is_err());
         assert!("/api=static".parse::<StaticMount>().is_err());
         assert!("/static".parse::<StaticMount>().is_err());
+        for bad in ["//x=d", "/a/../b=d", "/a/{x}=d", "/a b=d", "/./x=d", "/*x=d"] {
+            assert!(bad.parse::<StaticMount>().is_err(), "{bad}");
+        }
+        assert!("/assets/v1.2=d".parse::<StaticMount>().is_ok());
     }
 
     #[test]
@@ -349,6 +365,21 @@ mod tests {
         {
             assert_eq!(contained_path(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn overlapping_mounts_are_refused_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let mount = |prefix: &str| StaticMount::new(prefix, dir.path().into(), false).unwrap();
+        for mounts in
+            [vec![mount("/a"), mount("/a")], vec![mount("/a"), mount("/a/b")], vec![mount("/a/b"), mount("/a")]]
+        {
+            let settings = StaticSettings { mounts, index_all: false };
+            let result = mount_all(Router::<()>::new(), &settings);
+            assert!(matches!(result, Err(StaticError::Overlap(..))));
+        }
+        let settings = StaticSettings { mounts: vec![mount("/a"), mount("/ab")], index_all: false };
+        assert!(mount_all(Router::<()>::new(), &settings).is_ok());
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! | `POST /demo2` | [`demo2`] | JWT |
 //! | `GET /hit` | [`hit`] | none |
 //! | `--static` mounts | [`crate::static_files`] | none |
-//! | `GET /` and its assets | [`viewer`] | none |
+//! | `GET /` and its assets (embedded, or `--dist`) | [`viewer`] | none |
 
 pub mod demo2;
 pub mod forms;
@@ -72,7 +72,7 @@ impl FromRef<AppState> for Arc<JwtKeys> {
 }
 
 /// Fails only when a static mount's directory is missing.
-pub fn router(state: AppState, dist: &Path, statics: &StaticSettings) -> Result<Router, StaticError> {
+pub fn router(state: AppState, dist: Option<&Path>, statics: &StaticSettings) -> Result<Router, StaticError> {
     let data = Router::new()
         .route("/standard", get(seed_api::standard))
         .route("/chunked", get(seed_api::chunked))

@@ -6,6 +6,7 @@
 mod auth;
 mod browser;
 mod demo2;
+mod embedded_viewer;
 mod formats;
 mod forms;
 mod helpers;

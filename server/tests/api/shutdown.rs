@@ -2,7 +2,7 @@
 //! of a big stream read by a slow client and of a short request. The short request
 //! completes, new connections are refused, the stream is cut after `--shutdown-grace`
 //! (no trailer, no terminating chunk: never a clean end), and the process exits 0. An idle
-//! server exits 0 on SIGINT.
+//! server exits 0 on SIGINT, and runs the `--workers` it was given.
 
 use std::io::BufRead as _;
 use std::net::SocketAddr;
@@ -22,7 +22,7 @@ impl Process {
     async fn serve(db: &TestDb, extra: &[&str]) -> Process {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rowstream"))
             .args(["serve", "--addr", "127.0.0.1:0", "--database-url", &db.url, "--jwt-secret", SECRET])
-            .args(["--seed-rows", "0", "--dist", "/nonexistent-dist", "--workers", "2"])
+            .args(["--seed-rows", "0", "--dist", "/nonexistent-dist"])
             .args(extra)
             .env("RUST_LOG", "rowstream=info")
             .stdout(Stdio::null())
@@ -83,7 +83,8 @@ async fn sigterm_finishes_short_requests_cuts_streams_after_the_grace_and_exits_
     db.seed(200_000).await; // ~28 MB of NDJSON: far more than the socket buffers hold
     let upstream = delayed_upstream(Duration::from_millis(600)).await;
     let upstream_url = format!("http://{upstream}/");
-    let mut server = Process::serve(&db, &["--shutdown-grace", "1s", "--upstream-url", &upstream_url]).await;
+    let mut server =
+        Process::serve(&db, &["--shutdown-grace", "1s", "--upstream-url", &upstream_url, "--workers", "2"]).await;
     let token = rowstream::auth::JwtKeys::new(SECRET.as_bytes()).issue("tester", Duration::from_secs(600)).unwrap();
 
     // A slow reader: takes the head and the first row, then stops reading.
@@ -130,11 +131,19 @@ async fn sigterm_finishes_short_requests_cuts_streams_after_the_grace_and_exits_
 async fn an_idle_server_exits_0_on_sigint() {
     let db = TestDb::new(Backend::Sqlite).await;
     db.seed(10).await;
-    let mut server = Process::serve(&db, &[]).await;
+    let mut server = Process::serve(&db, &["--workers", "3"]).await;
     assert_eq!(
         reqwest::get(format!("http://{}/hello", server.addr)).await.unwrap().text().await.unwrap(),
         "Hello, world!"
     );
+    // --workers 3: three runtime worker threads (tokio names them `tokio-rt-worker`).
+    let workers = std::fs::read_dir(format!("/proc/{}/task", server.child.id()))
+        .expect("/proc")
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+        .filter(|name| name.trim() == "tokio-rt-worker")
+        .count();
+    assert_eq!(workers, 3, "runtime worker threads");
     let started = Instant::now();
     server.signal(libc::SIGINT);
     assert_eq!(server.wait(Duration::from_secs(10)).await.code(), Some(0));
