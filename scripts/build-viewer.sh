@@ -1,21 +1,96 @@
 #!/usr/bin/env bash
-# Builds the Wasm viewer into dist/ with trunk, offline (see Trunk.toml), unless dist/ is
-# newer than every viewer source. Prints what it does; the first build takes 2-4 minutes.
+# The one definition of how the viewer is built. Writes server/viewer/ (committed: the server
+# embeds it, so building or installing the server needs no Wasm tool at all):
+#
+#   server/viewer/index.html                     from ./index.html, naming the assets below
+#   server/viewer/assets/<hash>/frontend.js      wasm-bindgen's loader (--target web)
+#   server/viewer/assets/<hash>/frontend_bg.wasm the viewer, optimised by wasm-opt -Oz
+#   server/viewer/assets/<hash>/style.css        frontend/style.css
+#   server/viewer/assets/<hash>/boot.js          `init()`: no inline script, so a strict CSP holds
+#
+# <hash> is a digest of the assets: a new build gets new URLs, so they can be cached forever.
+# The build is reproducible (paths remapped, wasm-opt deterministic): `--check` builds into a
+# temporary directory and fails unless it matches the committed server/viewer/ byte for byte.
+#
+#   bash scripts/build-viewer.sh             build into server/viewer/ (2-4 minutes cold)
+#   bash scripts/build-viewer.sh --check     CI: does server/viewer/ match its sources?
+#   bash scripts/build-viewer.sh --dev --out DIR
+#                                            development: unoptimised, no wasm-opt, seconds per
+#                                            rebuild; then `rowstream serve --dist DIR`, reload
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 TOOLS_DIR="${ROWSTREAM_TOOLS_DIR:-$HOME/.cache/rowstream-tools}"
 export PATH="$HOME/.cargo/bin:$TOOLS_DIR/node_modules/.bin:$PATH"
-# trunk asks crates.io for a newer trunk on every run unless told not to.
-export TRUNK_SKIP_VERSION_CHECK=true
 
-stamp=dist/index.html
-if [ -f "$stamp" ] && [ -z "$(find index.html Trunk.toml Cargo.toml Cargo.lock .cargo frontend shared -newer "$stamp" -type f -print -quit)" ]; then
-  echo "[build-viewer] dist/ is up to date" >&2
-  exit 0
+committed="server/viewer"
+out="$committed"
+check=0
+profile=wasm-release
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --check) check=1; shift ;;
+    --dev) profile=dev; shift ;;
+    --out) out="$2"; shift 2 ;;
+    *) echo "usage: $0 [--check] [--dev] [--out DIR]" >&2; exit 2 ;;
+  esac
+done
+if [ "$profile" = dev ] && { [ "$check" = 1 ] || [ "$out" = "$committed" ]; }; then
+  echo "--dev builds go elsewhere: pass --out DIR (server/viewer/ holds the release build)" >&2
+  exit 2
 fi
-echo "[build-viewer] fetching crates (trunk builds offline)" >&2
-cargo fetch --locked >/dev/null
-echo "[build-viewer] trunk build --release (2-4 minutes the first time)" >&2
-trunk build --release
-echo "[build-viewer] built dist/ ($(du -sh dist | cut -f1))" >&2
+
+step() { printf '\033[1m[build-viewer]\033[0m %s\n' "$*" >&2; }
+
+ROWSTREAM_SKIP_BROWSER=1 bash scripts/install-tools.sh
+
+# Same flags as .cargo/config.toml's wasm32 rustflags (RUSTFLAGS replaces them), plus path
+# remapping: the Wasm must not depend on where the checkout or the cargo home is.
+cargo_home="${CARGO_HOME:-$HOME/.cargo}"
+export RUSTFLAGS="-C target-feature=+simd128 --remap-path-prefix=$here=/rowstream --remap-path-prefix=$cargo_home=/cargo"
+step "cargo build -p frontend --target wasm32-unknown-unknown --profile $profile (2-4 minutes cold)"
+cargo build --locked -p frontend --bin frontend --target wasm32-unknown-unknown --profile "$profile"
+target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+profile_dir="$profile"
+if [ "$profile" = dev ]; then profile_dir=debug; fi
+wasm="$target_dir/wasm32-unknown-unknown/$profile_dir/frontend.wasm"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+step "wasm-bindgen --target web"
+wasm-bindgen --target web --no-typescript --out-dir "$work/bindgen" --out-name frontend "$wasm"
+if [ "$profile" = dev ]; then
+  cp "$work/bindgen/frontend_bg.wasm" "$work/frontend_bg.wasm"
+else
+  step "wasm-opt -Oz"
+  wasm-opt -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-reference-types --enable-multivalue \
+    -o "$work/frontend_bg.wasm" "$work/bindgen/frontend_bg.wasm"
+fi
+
+stage="$work/stage"
+mkdir -p "$stage/assets/new"
+cp "$work/bindgen/frontend.js" "$stage/assets/new/frontend.js"
+cp "$work/frontend_bg.wasm" "$stage/assets/new/frontend_bg.wasm"
+cp frontend/style.css "$stage/assets/new/style.css"
+# wasm-bindgen's loader finds frontend_bg.wasm next to itself (import.meta.url).
+printf "import init from './frontend.js';\ninit();\n" > "$stage/assets/new/boot.js"
+hash="$(cd "$stage/assets/new" && cat boot.js frontend.js frontend_bg.wasm style.css | sha256sum | cut -c1-16)"
+mv "$stage/assets/new" "$stage/assets/$hash"
+sed -e "s|{{ASSETS}}|/assets/$hash|g" index.html > "$stage/index.html"
+
+if [ "$check" = 1 ]; then
+  if diff -r "$committed" "$stage" >/dev/null; then
+    step "server/viewer/ matches a build from the sources (assets/$hash)"
+    exit 0
+  fi
+  step "FAIL: server/viewer/ does not match a build from the sources:"
+  diff -rq "$committed" "$stage" >&2 || true
+  echo "Run 'bash scripts/build-viewer.sh' and commit server/viewer/." >&2
+  exit 1
+fi
+
+rm -rf "$out"
+mkdir -p "$(dirname "$out")"
+cp -r "$stage" "$out"
+step "built $out ($(du -sh "$out" | cut -f1); assets/$hash)"

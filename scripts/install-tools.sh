@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Installs everything the build and the tests need that a fresh machine lacks:
-# the wasm32 target, trunk, wasm-bindgen-cli (exactly the version in Cargo.lock),
-# wasm-opt (binaryen from npm), Chromium and chromedriver.
+# Installs what building the viewer and running the tests need that a fresh machine lacks:
+# the wasm32 target, wasm-bindgen-cli (exactly the version in Cargo.lock; it also brings
+# wasm-bindgen-test-runner), wasm-opt (binaryen from npm), Chromium and chromedriver.
+# Serving needs none of them: the server embeds the committed viewer (server/viewer/).
 # Idempotent: each step checks first and costs well under a second when done.
-# First run on a fresh machine takes ~15-20 minutes (two `cargo install`s); progress is printed.
+# First run on a fresh machine takes 4-7 minutes (one `cargo install`); progress is printed.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TRUNK_VERSION="0.21.14"
 BINARYEN_VERSION="132.0.0"
 TOOLS_DIR="${ROWSTREAM_TOOLS_DIR:-$HOME/.cache/rowstream-tools}"
 export PATH="$HOME/.cargo/bin:$TOOLS_DIR/node_modules/.bin:$PATH"
@@ -34,11 +34,6 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg" ]; the
   cargo install wasm-bindgen-cli --version "$wbg" --force
 fi
 
-if [ "$(trunk --version 2>/dev/null | awk '{print $2}')" != "$TRUNK_VERSION" ]; then
-  step "installing trunk $TRUNK_VERSION (takes 10-13 minutes the first time)"
-  cargo install trunk --version "$TRUNK_VERSION" --locked --force
-fi
-
 if [ "$(wasm-opt --version 2>/dev/null | awk '{print $3}')" != "${BINARYEN_VERSION%%.*}" ]; then
   step "installing wasm-opt (binaryen $BINARYEN_VERSION from npm) into $TOOLS_DIR"
   mkdir -p "$TOOLS_DIR"
@@ -53,4 +48,4 @@ if [ "${ROWSTREAM_SKIP_BROWSER:-}" != "1" ]; then
   fi
 fi
 
-step "tools ready: $(trunk --version), wasm-bindgen $(wasm-bindgen --version | awk '{print $2}'), wasm-opt $(wasm-opt --version | awk '{print $3}')"
+step "tools ready: wasm-bindgen $(wasm-bindgen --version | awk '{print $2}'), wasm-opt $(wasm-opt --version | awk '{print $3}')"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one test command (what CI runs): installs what is missing, makes sure PostgreSQL is
-# up, builds the viewer, then runs every test: unit and integration tests against SQLite and
-# a real PostgreSQL, and the browser tests in headless Chromium. Nothing is skipped: a
-# missing PostgreSQL or browser fails the run.
+# up, checks formatting and lints, checks that the committed viewer (server/viewer/) matches
+# a build from its sources, then runs every test: unit and integration tests against SQLite
+# and a real PostgreSQL, the release binary serving its embedded viewer, and the browser
+# tests in headless Chromium. Nothing is skipped: a missing PostgreSQL or browser fails.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
@@ -25,7 +26,13 @@ if ! pg_isready -q -h "$pg_host" -p 5432; then
   exit 1
 fi
 
-bash scripts/build-viewer.sh
+echo "[test] cargo fmt --check, cargo clippy -D warnings" >&2
+cargo fmt --all --check
+cargo clippy --locked -p shared -p rowstream -p frontend --all-targets -- -D warnings
+
+bash scripts/build-viewer.sh --check
+echo "[test] cargo build --release (the e2e tests also run the release binary)" >&2
+cargo build --locked --release -p rowstream
 export CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}"
 export CHROMIUM="${CHROMIUM:-$(command -v chromium)}"
 echo "[test] cargo test: shared, server (SQLite, PostgreSQL, viewer in Chromium), viewer logic" >&2

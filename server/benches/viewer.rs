@@ -74,10 +74,9 @@ async fn one_run(base: &str, token: &str, rows: u64) -> anyhow::Result<Run> {
 async fn main() -> anyhow::Result<()> {
     let rows: u64 = arg("--rows").unwrap_or(500_000);
     let runs: usize = arg("--runs").unwrap_or(7);
-    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist");
-    anyhow::ensure!(dist.join("index.html").exists(), "build the viewer first: bash scripts/build-viewer.sh");
     let url = ensure_seeded(&common::admin_url(), rows).await?;
-    let server = Server::start(&url, &[("ROWSTREAM_DIST", dist.to_str().unwrap_or("dist"))])?;
+    // The release server with its embedded viewer (server/viewer/, as committed).
+    let server = Server::start(&url, &[])?;
     let base = format!("http://127.0.0.1:{}", server.port);
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -9,11 +9,24 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::Layer;
 use crate::db::PgRead;
+use crate::static_files::StaticMount;
+
+/// The git commit this binary was built from (`-modified` when the work tree had changes;
+/// `unknown` outside a git checkout).
+pub const GIT_COMMIT: &str = git_version::git_version!(
+    args = ["--always", "--dirty=-modified", "--abbrev=12", "--exclude=*"],
+    fallback = "unknown"
+);
+
+/// `rowstream --version`: the package version and the commit.
+pub fn version() -> String {
+    format!("{} (commit {GIT_COMMIT})", env!("CARGO_PKG_VERSION"))
+}
 
 #[derive(Debug, Parser)]
 #[command(
     name = "rowstream",
-    version,
+    version = version(),
     about = "Stream large SQL results to browsers and HTTP clients as they are read"
 )]
 pub struct Cli {
@@ -27,6 +40,8 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once at start: `serve`'s many options making the enum large costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Serve the API and the viewer (seeds an empty embedded database on first start).
     Serve(ServeArgs),
@@ -34,6 +49,19 @@ pub enum Command {
     Seed(SeedArgs),
     /// Print a JWT for the configured secret.
     Token(TokenArgs),
+    /// Load-test a URL with keep-alive connections (the seed's asyncio client, as a tool).
+    Load(crate::load::LoadArgs),
+    /// Measure /standard vs /chunked and buffered vs stream on a running server.
+    Compare(crate::compare::CompareArgs),
+    /// Print shell completions, e.g. `rowstream completions bash > /etc/bash_completion.d/rowstream`.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -68,7 +96,8 @@ pub struct ServeArgs {
     /// Rows per HTTP chunk when a request does not say [default: 1000].
     #[arg(long, env = "ROWSTREAM_BATCH_SIZE")]
     pub batch_size: Option<u32>,
-    /// The built viewer (trunk's output) served at / [default: dist].
+    /// Serve the viewer at / from this directory (a `scripts/build-viewer.sh --out DIR`
+    /// build) instead of the copy embedded in the binary [default: embedded].
     #[arg(long, env = "ROWSTREAM_DIST")]
     pub dist: Option<PathBuf>,
     /// Rows to seed an empty embedded (SQLite) database with on start; 0 to never seed
@@ -89,6 +118,44 @@ pub struct ServeArgs {
     pub database: DatabaseArgs,
     #[command(flatten)]
     pub secret: SecretArgs,
+    #[command(flatten)]
+    pub endpoints: EndpointArgs,
+}
+
+/// `serve`'s settings for the seed system's other endpoints, its workers and its shutdown.
+#[derive(Debug, Args)]
+pub struct EndpointArgs {
+    /// Runtime worker threads [default: one per core].
+    #[arg(long, env = "ROWSTREAM_WORKERS")]
+    pub workers: Option<usize>,
+    /// After SIGINT/SIGTERM, how long responses still open (streams) may go on before they
+    /// are cut, e.g. 10s [default: 10s].
+    #[arg(long, env = "ROWSTREAM_SHUTDOWN_GRACE", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Option<Duration>,
+    /// Largest form (and /demo2) request body in bytes; larger is a 413 [default: 1048576].
+    #[arg(long, env = "ROWSTREAM_MAX_BODY")]
+    pub max_body: Option<u64>,
+    /// http:// URL that POST /demo2 calls (GET) on a kept, pooled client [default: none:
+    /// /demo2 answers 404].
+    #[arg(long, env = "ROWSTREAM_UPSTREAM_URL")]
+    pub upstream_url: Option<String>,
+    /// Longest wait for the upstream before /demo2 answers 504, e.g. 5s [default: 5s].
+    #[arg(long, env = "ROWSTREAM_UPSTREAM_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub upstream_timeout: Option<Duration>,
+    /// Redis for GET /hit, e.g. redis://127.0.0.1:6379/ [default: none: count in the
+    /// embedded database].
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// The key /hit increments [default: rowstream:hits].
+    #[arg(long, env = "ROWSTREAM_HIT_KEY")]
+    pub hit_key: Option<String>,
+    /// Serve a directory at a URL prefix: PREFIX=DIR, or PREFIX=DIR,index to list
+    /// directories. Repeatable; in the environment, separate mounts with `;`.
+    #[arg(long = "static", env = "ROWSTREAM_STATIC", value_delimiter = ';', value_name = "PREFIX=DIR[,index]")]
+    pub static_mounts: Vec<StaticMount>,
+    /// Give every static mount a directory listing.
+    #[arg(long, env = "ROWSTREAM_STATIC_INDEX")]
+    pub static_index: bool,
 }
 
 #[derive(Debug, Args)]
@@ -135,6 +202,15 @@ impl From<&ServeArgs> for Layer {
             expose: args.expose.clone(),
             hide: args.hide.clone(),
             jwt_secret: args.secret.jwt_secret.clone(),
+            workers: args.endpoints.workers,
+            shutdown_grace: args.endpoints.shutdown_grace,
+            max_body: args.endpoints.max_body,
+            upstream_url: args.endpoints.upstream_url.clone(),
+            upstream_timeout: args.endpoints.upstream_timeout,
+            redis_url: args.endpoints.redis_url.clone(),
+            hit_key: args.endpoints.hit_key.clone(),
+            static_mounts: Some(args.endpoints.static_mounts.clone()).filter(|m| !m.is_empty()),
+            static_index: args.endpoints.static_index.then_some(true),
             ..Layer::from(&args.database)
         }
     }

@@ -9,12 +9,21 @@
 //! pool_size = 10
 //! acquire_timeout = "5s"
 //! batch_size = 1000
-//! dist = "dist"
+//! dist = "server/viewer"  # serve the viewer from a directory instead of the embedded copy
 //! seed_rows = 500000
 //! pg_read = "copy"        # or "fetch"
 //! schemas = ["public"]    # PostgreSQL schemas whose relations are served
 //! expose = ["*"]          # globs: relations served (default: all)
 //! hide = ["audit_*"]      # globs: relations never served
+//! workers = 2             # tokio worker threads; default: the cores
+//! shutdown_grace = "10s"
+//! max_body = 1048576      # bytes
+//! upstream_url = "http://127.0.0.1:9000/"
+//! upstream_timeout = "5s"
+//! redis_url = "redis://127.0.0.1:6379/"
+//! hit_key = "rowstream:hits"
+//! static = ["/css=./static/css", { prefix = "/font", dir = "static/font", index = true }]
+//! static_index = false
 //! ```
 
 use std::net::SocketAddr;
@@ -25,10 +34,15 @@ use serde::Deserialize;
 use shared::BATCH_MAX;
 
 use crate::db::PgRead;
+use crate::form::DEFAULT_MAX_BODY;
+use crate::hits::{HitSettings, DEFAULT_HIT_KEY};
 use crate::introspect::CatalogSettings;
+use crate::static_files::{StaticMount, StaticSettings};
+use crate::upstream::{UpstreamSettings, DEFAULT_UPSTREAM_TIMEOUT};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://rowstream.db";
 pub const DEFAULT_CONFIG_FILE: &str = "rowstream.toml";
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Resolved settings; every command reads the fields it needs.
 #[derive(Debug, Clone)]
@@ -39,11 +53,22 @@ pub struct Config {
     pub pool_size: u32,
     pub acquire_timeout: Duration,
     pub batch_size: u32,
-    pub dist: PathBuf,
+    /// Serve the viewer from this directory instead of the copy embedded in the binary.
+    pub dist: Option<PathBuf>,
     pub seed_rows: u64,
     pub pg_read: PgRead,
     /// Which relations are served (`schemas`, `expose`, `hide`).
     pub catalog: CatalogSettings,
+    /// Runtime worker threads; `None`: one per core.
+    pub workers: Option<usize>,
+    /// After SIGINT/SIGTERM, how long open responses (streams) may go on before they are cut.
+    pub shutdown_grace: Duration,
+    /// Largest request body the form routes and `/demo2` read, in bytes.
+    pub max_body: u64,
+    /// `/demo2`'s upstream; `None`: `/demo2` answers 404.
+    pub upstream: Option<UpstreamSettings>,
+    pub hits: HitSettings,
+    pub statics: StaticSettings,
 }
 
 impl Default for Config {
@@ -55,10 +80,16 @@ impl Default for Config {
             pool_size: 10,
             acquire_timeout: Duration::from_secs(5),
             batch_size: 1000,
-            dist: PathBuf::from("dist"),
+            dist: None,
             seed_rows: 500_000,
             pg_read: PgRead::default(),
             catalog: CatalogSettings::default(),
+            workers: None,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            max_body: DEFAULT_MAX_BODY,
+            upstream: None,
+            hits: HitSettings::default(),
+            statics: StaticSettings::default(),
         }
     }
 }
@@ -81,6 +112,18 @@ pub struct Layer {
     pub schemas: Option<Vec<String>>,
     pub expose: Option<Vec<String>>,
     pub hide: Option<Vec<String>>,
+    pub workers: Option<usize>,
+    #[serde(default, with = "humantime_serde")]
+    pub shutdown_grace: Option<Duration>,
+    pub max_body: Option<u64>,
+    pub upstream_url: Option<String>,
+    #[serde(default, with = "humantime_serde")]
+    pub upstream_timeout: Option<Duration>,
+    pub redis_url: Option<String>,
+    pub hit_key: Option<String>,
+    #[serde(rename = "static")]
+    pub static_mounts: Option<Vec<StaticMount>>,
+    pub static_index: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,13 +156,28 @@ impl Config {
             pool_size: high.pool_size.or(low.pool_size).unwrap_or(d.pool_size),
             acquire_timeout: high.acquire_timeout.or(low.acquire_timeout).unwrap_or(d.acquire_timeout),
             batch_size: high.batch_size.or(low.batch_size).unwrap_or(d.batch_size),
-            dist: high.dist.or(low.dist).unwrap_or(d.dist),
+            dist: high.dist.or(low.dist).or(d.dist),
             seed_rows: high.seed_rows.or(low.seed_rows).unwrap_or(d.seed_rows),
             pg_read: high.pg_read.or(low.pg_read).unwrap_or(d.pg_read),
             catalog: CatalogSettings {
                 schemas: high.schemas.or(low.schemas).unwrap_or(d.catalog.schemas),
                 expose: high.expose.or(low.expose).unwrap_or(d.catalog.expose),
                 hide: high.hide.or(low.hide).unwrap_or(d.catalog.hide),
+            },
+            workers: high.workers.or(low.workers),
+            shutdown_grace: high.shutdown_grace.or(low.shutdown_grace).unwrap_or(d.shutdown_grace),
+            max_body: high.max_body.or(low.max_body).unwrap_or(d.max_body),
+            upstream: high.upstream_url.or(low.upstream_url).filter(|u| !u.is_empty()).map(|url| UpstreamSettings {
+                url,
+                timeout: high.upstream_timeout.or(low.upstream_timeout).unwrap_or(DEFAULT_UPSTREAM_TIMEOUT),
+            }),
+            hits: HitSettings {
+                redis_url: high.redis_url.or(low.redis_url).filter(|u| !u.is_empty()),
+                key: high.hit_key.or(low.hit_key).unwrap_or_else(|| DEFAULT_HIT_KEY.to_owned()),
+            },
+            statics: StaticSettings {
+                mounts: high.static_mounts.or(low.static_mounts).unwrap_or_default(),
+                index_all: high.static_index.or(low.static_index).unwrap_or(false),
             },
         };
         config.validate()?;
@@ -129,6 +187,20 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.pool_size == 0 {
             return Err(ConfigError::Invalid("pool_size must be at least 1".into()));
+        }
+        if self.workers == Some(0) {
+            return Err(ConfigError::Invalid("workers must be at least 1".into()));
+        }
+        if self.max_body == 0 {
+            return Err(ConfigError::Invalid("max_body must be at least 1 byte".into()));
+        }
+        if self.hits.key.is_empty() {
+            return Err(ConfigError::Invalid("hit_key must not be empty".into()));
+        }
+        if let Some(upstream) = &self.upstream {
+            if upstream.timeout.is_zero() {
+                return Err(ConfigError::Invalid("upstream_timeout must be more than 0".into()));
+            }
         }
         if !(1..=BATCH_MAX).contains(&self.batch_size) {
             return Err(ConfigError::Invalid(format!("batch_size must be between 1 and {BATCH_MAX}")));
@@ -197,5 +269,30 @@ mod tests {
         assert!(Config::from_layers(zero, Layer::default()).is_err());
         let mysql = Layer { database_url: Some("mysql://x".into()), ..Layer::default() };
         assert!(Config::from_layers(mysql, Layer::default()).is_err());
+        let no_workers = Layer { workers: Some(0), ..Layer::default() };
+        assert!(Config::from_layers(no_workers, Layer::default()).is_err());
+    }
+
+    #[test]
+    fn endpoint_settings_from_the_file() {
+        let file: Layer = toml::from_str(
+            "workers = 3\nshutdown_grace = \"2s\"\nmax_body = 100\nupstream_url = \"http://127.0.0.1:1/\"\n\
+             upstream_timeout = \"300ms\"\nredis_url = \"redis://127.0.0.1/\"\nhit_key = \"k\"\n\
+             static = [\"/css=static/css,index\"]\nstatic_index = true",
+        )
+        .unwrap();
+        let config = Config::from_layers(Layer { max_body: Some(7), ..Layer::default() }, file).unwrap();
+        assert_eq!(config.workers, Some(3));
+        assert_eq!(config.shutdown_grace, Duration::from_secs(2));
+        assert_eq!(config.max_body, 7);
+        let upstream = config.upstream.unwrap();
+        assert_eq!((upstream.url.as_str(), upstream.timeout), ("http://127.0.0.1:1/", Duration::from_millis(300)));
+        assert_eq!(config.hits.redis_url.as_deref(), Some("redis://127.0.0.1/"));
+        assert_eq!(config.hits.key, "k");
+        assert_eq!(config.statics.mounts[0].prefix, "/css");
+        assert!(config.statics.mounts[0].index && config.statics.index_all);
+        let defaults = Config::from_layers(Layer::default(), Layer::default()).unwrap();
+        assert_eq!((defaults.max_body, defaults.shutdown_grace), (1024 * 1024, Duration::from_secs(10)));
+        assert_eq!((defaults.upstream, defaults.hits.key.as_str()), (None, "rowstream:hits"));
     }
 }

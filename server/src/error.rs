@@ -26,7 +26,22 @@ pub enum AppError {
     Rows(#[source] crate::db::RowStreamError),
     #[error("{0}")]
     Catalog(#[from] crate::introspect::IntrospectError),
+    #[error("request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: u64 },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("no upstream configured: start the server with --upstream-url (ROWSTREAM_UPSTREAM_URL)")]
+    UpstreamNotConfigured,
+    #[error("upstream request failed: {0}")]
+    Upstream(#[source] reqwest::Error),
+    #[error("upstream did not answer within {0:?}")]
+    UpstreamTimeout(std::time::Duration),
+    #[error("redis is unavailable: {0}")]
+    RedisUnavailable(String),
 }
+
+/// `Retry-After` (seconds) on a 503 for an unavailable Redis: it reconnects by itself.
+pub const REDIS_RETRY_AFTER_SECS: u32 = 1;
 
 impl AppError {
     pub fn bad_parameter(parameter: impl Into<String>, message: impl Into<String>) -> Self {
@@ -42,6 +57,12 @@ impl AppError {
             AppError::DatabaseBusy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(_) | AppError::Rows(_) | AppError::Catalog(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::UnknownRelation(_) => StatusCode::NOT_FOUND,
+            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::UpstreamNotConfigured => StatusCode::NOT_FOUND,
+            AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            AppError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            AppError::RedisUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -55,6 +76,12 @@ impl AppError {
             AppError::Database(error) => Self::database_body(error),
             AppError::UnknownRelation(_) => ErrorBody::new(ErrorCode::NotFound, self.to_string()),
             AppError::Rows(_) | AppError::Catalog(_) => ErrorBody::new(ErrorCode::DatabaseError, self.to_string()),
+            AppError::PayloadTooLarge { .. } => ErrorBody::new(ErrorCode::PayloadTooLarge, self.to_string()),
+            AppError::UnsupportedMediaType(_) => ErrorBody::new(ErrorCode::UnsupportedMediaType, self.to_string()),
+            AppError::UpstreamNotConfigured => ErrorBody::new(ErrorCode::NotFound, self.to_string()),
+            AppError::Upstream(_) => ErrorBody::new(ErrorCode::UpstreamError, self.to_string()),
+            AppError::UpstreamTimeout(_) => ErrorBody::new(ErrorCode::UpstreamTimeout, self.to_string()),
+            AppError::RedisUnavailable(_) => ErrorBody::new(ErrorCode::RedisUnavailable, self.to_string()),
         }
     }
 
@@ -109,6 +136,9 @@ impl IntoResponse for AppError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(r#"Bearer realm="rowstream", JWT realm="rowstream""#),
             );
+        }
+        if let AppError::RedisUnavailable(_) = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(REDIS_RETRY_AFTER_SECS));
         }
         response
     }

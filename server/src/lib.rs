@@ -8,7 +8,8 @@
 //! Layout (one concept per file):
 //! - [`cli`]: the `rowstream` command line (`serve`, `seed`, `token`).
 //! - [`config`]: settings from flags, then environment, then an optional TOML file.
-//! - [`startup`]: [`startup::Application::build`] and [`startup::run`]`(listener, shutdown)`.
+//! - [`startup`]: [`startup::Application::build`] and [`startup::run`]`(listener, router, shutdown)`
+//!   (graceful shutdown: drain, then cut what is left after the grace period).
 //! - [`routes`]: one file per endpoint group; [`routes::router`] puts them together.
 //! - [`params`]: strict parsing of query parameters into `shared::MessagesQuery`.
 //! - [`auth`]: HS256 JWTs: issuing, and the middleware that guards the data routes.
@@ -21,23 +22,37 @@
 //! - [`body`]: turns a row stream into a chunked HTTP body, or into one buffered body.
 //! - [`seed`]: deterministic test data, written with COPY (PostgreSQL) or batched inserts.
 //! - [`metrics`]: counters for streams and rows, served at `/metrics`.
+//! - [`memory`]: the process's resident memory and its peak, for `/metrics`.
+//! - [`load`]: `rowstream load`, an HTTP/1.1 load generator with an HDR latency histogram.
+//! - [`compare`]: `rowstream compare`, the seed's buffered-vs-streamed analysis as a command.
 //! - [`error`]: [`error::AppError`], the one error type handlers return.
 //! - [`telemetry`]: logging set-up.
+//! - [`form`]: the form-body extractor (urlencoded or multipart) for `/demo1` and `/greet`.
+//! - [`upstream`]: the kept, pooled HTTP client behind `/demo2`.
+//! - [`hits`]: the `/hit` counter (Redis `INCR`, or the embedded database).
+//! - [`static_files`]: `--static` directory mounts, traversal-safe, with optional listings.
 
 pub mod auth;
 pub mod body;
 pub mod cell;
 pub mod cli;
+pub mod compare;
 pub mod config;
 pub mod db;
 pub mod encode;
 pub mod error;
+pub mod form;
+pub mod hits;
 pub mod introspect;
+pub mod load;
+pub mod memory;
 pub mod metrics;
 pub mod params;
 pub mod routes;
 pub mod seed;
 pub mod source;
 pub mod startup;
+pub mod static_files;
 pub mod telemetry;
+pub mod upstream;
 pub mod wire;

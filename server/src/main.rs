@@ -1,20 +1,35 @@
-//! The `rowstream` binary: `serve`, `seed`, `token`. See `rowstream --help`.
+//! The `rowstream` binary: `serve`, `seed`, `token`, `load`, `compare`, `completions`. See
+//! `rowstream --help`.
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use rowstream::auth::JwtKeys;
 use rowstream::cli::{Cli, Command};
 use rowstream::config::{Config, Layer};
 use rowstream::db::Database;
+use rowstream::routes::viewer::embedded_viewer_present;
 use rowstream::startup::{viewer_url, Application};
 use rowstream::{seed, telemetry};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// The runtime is built by hand (not `#[tokio::main]`) so that `serve --workers N` sets its
+/// worker threads; every other command takes tokio's default (one per core), except `load`,
+/// which builds a runtime of its own with `--threads` workers.
+fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init();
-    match run(cli).await {
+    let result = match &cli.command {
+        Command::Load(args) => rowstream::load::main(args.clone()),
+        _ => workers(&cli).and_then(|workers| {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if let Some(workers) = workers {
+                builder.worker_threads(workers);
+            }
+            let runtime = builder.enable_all().build()?;
+            runtime.block_on(run(cli))
+        }),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("rowstream: {error:#}");
@@ -23,11 +38,23 @@ async fn main() -> ExitCode {
     }
 }
 
+/// `serve`'s configured worker threads (flag, env or file); `None`: the default.
+fn workers(cli: &Cli) -> anyhow::Result<Option<usize>> {
+    Ok(match &cli.command {
+        Command::Serve(args) => Config::resolve(Layer::from(args), cli.config.as_deref())?.workers,
+        _ => None,
+    })
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Serve(args) => {
             let config = Config::resolve(Layer::from(args), cli.config.as_deref())?;
             let app = Application::build(config.clone()).await?;
+            tracing::info!(
+                workers = config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                "runtime"
+            );
             let addr = app.local_addr();
             let token = app.generated_token.clone();
             eprintln!("rowstream is serving {} on http://{addr}", redact(&config.database_url));
@@ -40,7 +67,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 None => eprintln!("Viewer: {} (make a token with `rowstream token`)", viewer_url(addr, None)),
             }
+            if config.dist.is_none() && !embedded_viewer_present() {
+                eprintln!("This build has no viewer: `/` says how to get it. The API works as usual.");
+            }
             app.run_until(shutdown_signal()).await?;
+            eprintln!("rowstream: stopped");
         }
         Command::Seed(args) => {
             let config = Config::resolve(Layer::from(&args.database), cli.config.as_deref())?;
@@ -58,6 +89,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             })?;
             println!("{}", JwtKeys::new(secret.as_bytes()).issue(&args.sub, args.ttl)?);
+        }
+        Command::Compare(args) => rowstream::compare::main(args.clone()).await?,
+        Command::Load(_) => anyhow::bail!("`load` runs on a runtime of its own"),
+        Command::Completions(args) => {
+            clap_complete::generate(args.shell, &mut Cli::command(), "rowstream", &mut std::io::stdout());
         }
     }
     Ok(())

@@ -56,6 +56,9 @@ impl Metrics {
             "# HELP rowstream_streams_active Streams in progress.\n# TYPE rowstream_streams_active gauge\nrowstream_streams_active {}",
             self.active_streams()
         );
+        if let Some(memory) = crate::memory::ProcessMemory::read() {
+            memory.render_prometheus(&mut out);
+        }
         out
     }
 }

@@ -1,23 +1,38 @@
 //! Building and running the server. [`Application::build`] does everything that can fail
-//! (database, migrations, first-start seeding, binding) before anything is served;
-//! [`run`] serves until the `shutdown` future completes, so tests can stop it.
+//! (database, migrations, first-start seeding, Redis, static mounts, binding) before
+//! anything is served; [`run`] serves until the `shutdown` future completes, so tests can
+//! stop it.
+//!
+//! Shutdown ([`serve`]): the listener is closed at once (no new connections); idle
+//! keep-alive connections are closed; a connection with a response in progress finishes it
+//! and then closes. Whatever is still open after the grace period (a long stream, a client
+//! that stopped reading) is cut: its task is aborted and its socket closed without the
+//! terminating chunk, so the client sees an incomplete body, never a clean end. Then
+//! [`Application::run_until`] closes the Redis connection and the database pool.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::task::JoinSet;
 
 use crate::auth::JwtKeys;
-use crate::config::Config;
+use crate::config::{Config, DEFAULT_SHUTDOWN_GRACE};
 use crate::db::Database;
+use crate::form::FormLimits;
+use crate::hits::HitCounter;
 use crate::introspect::CatalogHandle;
 use crate::metrics::Metrics;
 use crate::routes::{router, AppState};
 use crate::seed;
+use crate::upstream::Upstream;
 
 /// How long a `serve` run's own token (no secret configured) stays valid.
 pub const GENERATED_TOKEN_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -26,6 +41,8 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     db: Database,
+    hits: HitCounter,
+    shutdown_grace: Duration,
     /// Set when no secret was configured: a token for the secret made for this run.
     pub generated_token: Option<String>,
 }
@@ -46,15 +63,28 @@ impl Application {
         let keys = Arc::new(JwtKeys::new(secret.as_bytes()));
         let generated_token = if generated { Some(keys.issue("rowstream", GENERATED_TOKEN_TTL)?) } else { None };
         let catalog = Arc::new(CatalogHandle::load(db.clone(), config.catalog.clone()).await?);
+        let upstream = config.upstream.as_ref().map(Upstream::new).transpose()?;
+        let hits = HitCounter::open(&config.hits, &db).await?;
         let state = AppState {
             db: db.clone(),
             keys,
             metrics: Arc::new(Metrics::default()),
             batch_size: config.batch_size,
             catalog,
+            forms: FormLimits { max_body: config.max_body },
+            upstream,
+            hits: hits.clone(),
         };
+        if config.dist.is_none() && !crate::routes::viewer::embedded_viewer_present() {
+            tracing::warn!(
+                "this rowstream was built without its viewer (server/viewer/ was missing): the API works, \
+                 and `/` explains how to get the viewer (`bash scripts/build-viewer.sh`, then rebuild; \
+                 or --dist DIR)"
+            );
+        }
+        let router = router(state, config.dist.as_deref(), &config.statics)?;
         let listener = TcpListener::bind(config.addr).await?;
-        Ok(Application { listener, router: router(state, &config.dist), db, generated_token })
+        Ok(Application { listener, router, db, hits, shutdown_grace: config.shutdown_grace, generated_token })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -70,26 +100,85 @@ impl Application {
         &self.db
     }
 
+    /// Serves until `shutdown` completes, drains (see [`serve`]), then closes the Redis
+    /// connection and the database pool.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let result = run(self.listener, self.router, shutdown).await;
+        let result = serve(self.listener, self.router, shutdown, self.shutdown_grace).await;
+        self.hits.close().await;
         self.db.close().await;
+        tracing::info!("stopped");
         result
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then lets open requests finish.
+/// Serves `router` on `listener` until `shutdown` completes, then lets open requests finish
+/// for up to the default grace period (10 s) and cuts the rest.
 pub async fn run(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // No Nagle delay: the first row's small chunk must leave at once.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY");
+    serve(listener, router, shutdown, DEFAULT_SHUTDOWN_GRACE).await
+}
+
+/// [`run`] with a chosen grace period: one HTTP/1.1 connection per task, all in one
+/// [`JoinSet`] so that what is left after `grace` can be aborted.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
+    let mut connections = JoinSet::new();
+    let mut shutdown = pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let tcp = match accepted {
+                    Ok((tcp, _)) => tcp,
+                    Err(error) => {
+                        // Out of file descriptors and the like: wait instead of spinning.
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                // No Nagle delay: the first row's small chunk must leave at once.
+                if let Err(error) = tcp.set_nodelay(true) {
+                    tracing::debug!(%error, "could not set TCP_NODELAY");
+                }
+                let service = TowerToHyperService::new(router.clone());
+                let mut stop = stop_rx.clone();
+                connections.spawn(async move {
+                    let connection = http1::Builder::new().timer(TokioTimer::new()).serve_connection(TokioIo::new(tcp), service);
+                    let mut connection = pin!(connection);
+                    let result = tokio::select! {
+                        result = connection.as_mut() => result,
+                        _ = stop.changed() => {
+                            // Closes at once when idle, after the response in progress otherwise.
+                            connection.as_mut().graceful_shutdown();
+                            connection.await
+                        }
+                    };
+                    if let Err(error) = result {
+                        tracing::debug!(%error, "connection ended with an error");
+                    }
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            () = &mut shutdown => break,
         }
-    });
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    }
+    drop(listener);
+    let _ = stop_tx.send(());
+    tracing::info!(open = connections.len(), ?grace, "shutting down: no new connections; open requests may finish");
+    let drained = tokio::time::timeout(grace, async { while connections.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!(cut = connections.len(), "grace period over: cutting the responses still open");
+        connections.shutdown().await;
+    }
+    Ok(())
 }
 
 /// Where the viewer is served from, for the start-up banner.

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
-    /// A query parameter is missing, malformed or out of range; `parameter` names it.
+    /// A query parameter or form field is missing, malformed or out of range; `parameter`
+    /// names it.
     BadParameter,
     /// No token, a token in an unknown scheme, a bad signature, an expired token.
     Unauthorized,
@@ -21,6 +22,16 @@ pub enum ErrorCode {
     /// The database failed the query (before or during the stream).
     DatabaseError,
     Internal,
+    /// A request body over the server's limit (`--max-body`).
+    PayloadTooLarge,
+    /// A request body in a media type the endpoint does not read (a form route got JSON).
+    UnsupportedMediaType,
+    /// The upstream of `/demo2` could not be reached or broke the exchange.
+    UpstreamError,
+    /// The upstream of `/demo2` did not answer within `--upstream-timeout`.
+    UpstreamTimeout,
+    /// Redis (the `/hit` counter) cannot be reached right now; retry after `Retry-After`.
+    RedisUnavailable,
     /// A code this build does not know yet (a newer server).
     #[serde(other)]
     Unknown,
@@ -36,6 +47,11 @@ impl ErrorCode {
             ErrorCode::DatabaseBusy => "database_busy",
             ErrorCode::DatabaseError => "database_error",
             ErrorCode::Internal => "internal",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::UpstreamError => "upstream_error",
+            ErrorCode::UpstreamTimeout => "upstream_timeout",
+            ErrorCode::RedisUnavailable => "redis_unavailable",
             ErrorCode::Unknown => "unknown",
         }
     }

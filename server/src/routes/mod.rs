@@ -6,9 +6,18 @@
 //! | `GET /api/messages` | [`messages`] | JWT |
 //! | `GET /api/tables`, `/api/tables/{name}`, `/api/tables/{name}/rows` | [`tables`] | JWT |
 //! | `GET /healthz`, `GET /metrics` | [`health`] | none |
-//! | `GET /` and its assets | [`viewer`] | none |
+//! | `GET /hello` | [`hello`] | none |
+//! | `POST /demo1/{name}`, `POST /greet` | [`forms`] | JWT |
+//! | `POST /demo2` | [`demo2`] | JWT |
+//! | `GET /hit` | [`hit`] | none |
+//! | `--static` mounts | [`crate::static_files`] | none |
+//! | `GET /` and its assets (embedded, or `--dist`) | [`viewer`] | none |
 
+pub mod demo2;
+pub mod forms;
 pub mod health;
+pub mod hello;
+pub mod hit;
 pub mod messages;
 pub mod seed_api;
 pub mod tables;
@@ -18,15 +27,19 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{middleware, Router};
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{require_jwt, JwtKeys};
 use crate::db::Database;
 use crate::error::AppError;
+use crate::form::FormLimits;
+use crate::hits::HitCounter;
 use crate::introspect::CatalogHandle;
 use crate::metrics::Metrics;
+use crate::static_files::{self, StaticError, StaticSettings};
+use crate::upstream::Upstream;
 
 /// What every handler may need; cheap to clone.
 #[derive(Debug, Clone)]
@@ -38,6 +51,23 @@ pub struct AppState {
     pub batch_size: u32,
     /// The served relations (introspected; re-read when a name is unknown).
     pub catalog: Arc<CatalogHandle>,
+    /// How much of a request body the form routes and `/demo2` read.
+    pub forms: FormLimits,
+    /// The kept client for `/demo2`; `None` when no `--upstream-url` is set.
+    pub upstream: Option<Upstream>,
+    pub hits: HitCounter,
+}
+
+impl FromRef<AppState> for FormLimits {
+    fn from_ref(state: &AppState) -> Self {
+        state.forms
+    }
+}
+
+impl FromRef<AppState> for HitCounter {
+    fn from_ref(state: &AppState) -> Self {
+        state.hits.clone()
+    }
 }
 
 impl FromRef<AppState> for Arc<JwtKeys> {
@@ -46,7 +76,8 @@ impl FromRef<AppState> for Arc<JwtKeys> {
     }
 }
 
-pub fn router(state: AppState, dist: &Path) -> Router {
+/// Fails only when a static mount's directory is missing.
+pub fn router(state: AppState, dist: Option<&Path>, statics: &StaticSettings) -> Result<Router, StaticError> {
     let data = Router::new()
         .route("/standard", get(seed_api::standard))
         .route("/chunked", get(seed_api::chunked))
@@ -54,15 +85,19 @@ pub fn router(state: AppState, dist: &Path) -> Router {
         .route("/api/tables", get(tables::list))
         .route("/api/tables/{name}", get(tables::describe))
         .route("/api/tables/{name}/rows", get(tables::rows))
+        .route("/demo1/{name}", post(forms::demo1))
+        .route("/greet", post(forms::greet))
+        .route("/demo2", post(demo2::demo2))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_jwt));
-    Router::new()
+    let router = Router::new()
         .merge(data)
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
-        .route("/api/{*rest}", get(api_not_found))
-        .fallback_service(viewer::service(dist))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .route("/hello", get(hello::hello))
+        .route("/hit", get(hit::hit))
+        .route("/api/{*rest}", get(api_not_found));
+    let router = static_files::mount_all(router, statics)?;
+    Ok(router.fallback_service(viewer::service(dist)).layer(TraceLayer::new_for_http()).with_state(state))
 }
 
 async fn api_not_found(uri: axum::http::Uri) -> AppError {

@@ -194,18 +194,26 @@ impl TestApp {
     /// Opens a raw HTTP/1.1 request, to see chunk boundaries and aborts. A small receive
     /// buffer makes backpressure reach the server quickly.
     pub async fn raw(&self, path: &str, recv_buffer: Option<u32>) -> RawResponse {
-        let socket = TcpSocket::new_v4().expect("socket");
-        if let Some(size) = recv_buffer {
-            socket.set_recv_buffer_size(size).expect("SO_RCVBUF");
-        }
-        let mut stream = socket.connect(self.addr).await.expect("connect");
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
-            self.addr, self.token
-        );
-        stream.write_all(request.as_bytes()).await.expect("write");
-        RawResponse::read_head(stream).await
+        raw_get(self.addr, path, &self.token, recv_buffer).await
     }
+}
+
+/// A raw HTTP/1.1 GET to any server (e.g. a `rowstream` process), read chunk by chunk.
+pub async fn raw_get(addr: SocketAddr, path: &str, token: &str, recv_buffer: Option<u32>) -> RawResponse {
+    let socket = TcpSocket::new_v4().expect("socket");
+    if let Some(size) = recv_buffer {
+        socket.set_recv_buffer_size(size).expect("SO_RCVBUF");
+    }
+    let mut stream = socket.connect(addr).await.expect("connect");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    RawResponse::read_head(stream).await
+}
+
+/// A port nothing listens on (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
 }
 
 /// A response read by hand: status, headers, then chunk by chunk.

@@ -5,11 +5,18 @@
 
 mod auth;
 mod browser;
+mod demo2;
+mod embedded_viewer;
 mod formats;
+mod forms;
 mod helpers;
+mod hit;
 mod lifecycle;
 mod params;
 mod seed_api;
+mod shutdown;
+mod static_files;
 mod streaming;
 mod tables;
+mod tools;
 mod viewer;

@@ -2,7 +2,6 @@
 //! incremental rendering, virtualization, standard mode, cancel, a server-side abort and the
 //! token prompt. Browser tests run one at a time (two cores; each Chromium wants one).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use fantoccini::Locator;
@@ -14,20 +13,11 @@ use crate::helpers::*;
 
 static ONE_BROWSER_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
-fn dist() -> PathBuf {
-    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist");
-    assert!(
-        dist.join("index.html").exists(),
-        "the viewer is not built: run `bash scripts/build-viewer.sh` (scripts/test.sh does) before these tests"
-    );
-    dist
-}
-
 async fn viewer_app(backend: Backend, rows: u64) -> TestApp {
     let db = TestDb::new(backend).await;
     db.seed(rows).await;
-    let dist = dist();
-    spawn_app_on(db, move |c| c.dist = dist).await
+    // The viewer embedded in the binary (server/viewer/), as users get it.
+    spawn_app_on(db, |_| {}).await
 }
 
 async fn open(browser: &Browser, app: &TestApp) {
