@@ -7,7 +7,7 @@
 //!   logs it, and each `/hit` tries to connect again. Redis going away later: `/hit` answers
 //!   503 `redis_unavailable` with `Retry-After`, and the manager reconnects by itself once
 //!   Redis is back. A command is never retried, so one `/hit` is at most one `INCR`.
-//! - [`HitCounter::Sqlite`]: `hits(key, count)` in the embedded database, one upsert per
+//! - [`HitCounter::Sqlite`]: `_rowstream_hits(key, count)` in the embedded database, one upsert per
 //!   hit; survives restarts.
 //! - [`HitCounter::Memory`]: PostgreSQL without Redis. rowstream never writes to a
 //!   PostgreSQL database it was not asked to write to, so the count lives in this process and
@@ -115,7 +115,7 @@ impl HitCounter {
         match self {
             HitCounter::Redis(redis) => redis.incr().await,
             HitCounter::Sqlite { pool, key } => Ok(sqlx::query_scalar::<_, i64>(
-                "INSERT INTO hits (key, count) VALUES (?, 1) \
+                "INSERT INTO _rowstream_hits (key, count) VALUES (?, 1) \
                  ON CONFLICT (key) DO UPDATE SET count = count + 1 RETURNING count",
             )
             .bind(key)

@@ -7,7 +7,7 @@
 //! - [`sqlite`]: `sqlite_master` and `pragma_table_info`, every table and view except
 //!   `sqlite_*`.
 //!
-//! System catalogs are never relations, and neither is sqlx's `_sqlx_migrations`. Which of
+//! System catalogs are never relations, and neither are sqlx's `_sqlx_migrations` and our `_rowstream_hits`. Which of
 //! the rest are served is decided by the `--expose` / `--hide` globs ([`CatalogSettings`]),
 //! matched against the relation's API name.
 
@@ -23,7 +23,7 @@ use shared::Relation;
 use crate::db::Database;
 
 /// Tables rowstream keeps for itself and never serves.
-const INTERNAL_TABLES: [&str; 1] = ["_sqlx_migrations"];
+const INTERNAL_TABLES: [&str; 2] = ["_sqlx_migrations", "_rowstream_hits"];
 
 /// Shortest time between two re-reads of the catalogs caused by unknown names.
 const REFRESH_INTERVAL: Duration = Duration::from_secs(1);

@@ -115,11 +115,12 @@ async fn postgres_without_redis_counts_in_memory_and_writes_nothing() {
     assert_eq!((server.count().await, server.count().await), (1, 2));
     server.stop().await;
     let mut pg = db.pg().await;
-    let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE schemaname = $1 AND tablename = 'hits'")
-        .bind(db.schema.clone().unwrap())
-        .fetch_one(&mut pg)
-        .await
-        .unwrap();
+    let tables: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE schemaname = $1 AND tablename = '_rowstream_hits'")
+            .bind(db.schema.clone().unwrap())
+            .fetch_one(&mut pg)
+            .await
+            .unwrap();
     assert_eq!(tables, 0);
 }
 
