@@ -24,9 +24,13 @@
 //! - [`upstream`]: the kept, pooled HTTP client behind `/demo2`.
 //! - [`hits`]: the `/hit` counter (Redis `INCR`, or the embedded database).
 //! - [`static_files`]: `--static` directory mounts, traversal-safe, with optional listings.
+//! - [`limits`]: request head/URL size limits and the header-read timeout (431, 414, slowloris).
+//! - [`catch_panic`]: a handler panic becomes a 500 JSON `internal` and a log line.
+//! - [`security`]: `nosniff`, `Referrer-Policy`, the viewer's CSP, and CORS (off by default).
 
 pub mod auth;
 pub mod body;
+pub mod catch_panic;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -34,9 +38,11 @@ pub mod encode;
 pub mod error;
 pub mod form;
 pub mod hits;
+pub mod limits;
 pub mod metrics;
 pub mod params;
 pub mod routes;
+pub mod security;
 pub mod seed;
 pub mod startup;
 pub mod static_files;

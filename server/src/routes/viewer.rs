@@ -6,6 +6,8 @@
 //! `index.html` is revalidated every time (`no-cache`); everything under `/assets/<hash>/`
 //! is immutable, since a new build gets a new hash. `If-None-Match` gives a 304.
 //!
+//! Every answer carries the viewer's Content-Security-Policy ([`crate::security::VIEWER_CSP`]).
+//!
 //! A build without the viewer (the folder was missing at compile time) still serves the API;
 //! `/` then explains how to get the viewer.
 
@@ -40,9 +42,9 @@ pub fn service(dist: Option<&Path>) -> Router {
         Some(dist) => {
             let files =
                 ServeDir::new(dist).append_index_html_on_directories(true).not_found_service(not_found.into_service());
-            Router::new().fallback_service(files).layer(CompressionLayer::new())
+            Router::new().fallback_service(files).layer(CompressionLayer::new()).layer(crate::security::viewer_csp())
         }
-        None => Router::new().fallback(embedded),
+        None => Router::new().fallback(embedded).layer(crate::security::viewer_csp()),
     }
 }
 

@@ -11,6 +11,7 @@ mod formats;
 mod forms;
 mod helpers;
 mod hit;
+mod hostile_http;
 mod lifecycle;
 mod params;
 mod seed_api;
