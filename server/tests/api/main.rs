@@ -7,6 +7,7 @@ mod auth;
 mod browser;
 mod demo2;
 mod embedded_viewer;
+mod faults;
 mod formats;
 mod forms;
 mod helpers;
