@@ -20,6 +20,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use axum::{middleware, Router};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
@@ -55,7 +56,8 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let db = Database::connect(&config)?;
-        db.prepare().await?;
+        // Unreachable at start: exit with one clear line (no retry loop; a supervisor restarts).
+        db.prepare().await.context("cannot open the database (is it running and reachable at --database-url?)")?;
         db.warm_up().await;
         if db.is_embedded() && config.seed_rows > 0 && db.is_empty().await? {
             tracing::info!(rows = config.seed_rows, "empty embedded database: seeding it (first start only)");

@@ -15,6 +15,7 @@ mod hit;
 mod hostile_http;
 mod lifecycle;
 mod params;
+mod pg_faults;
 mod seed_api;
 mod shutdown;
 mod static_files;
