@@ -102,6 +102,11 @@ impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
         match error {
             sqlx::Error::PoolTimedOut => AppError::DatabaseBusy,
+            // SQLite's SQLITE_BUSY (and its extended codes) after the busy timeout: another
+            // writer holds the file; nothing was written, and retrying later works.
+            sqlx::Error::Database(ref e) if matches!(e.code().as_deref(), Some("5" | "261" | "517" | "773")) => {
+                AppError::DatabaseBusy
+            }
             other => AppError::Database(other),
         }
     }
@@ -122,6 +127,9 @@ impl IntoResponse for AppError {
         }
         if let AppError::RedisUnavailable(_) = self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(REDIS_RETRY_AFTER_SECS));
+        }
+        if let AppError::DatabaseBusy = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(DATABASE_RETRY_AFTER_SECS));
         }
         if let AppError::DatabaseUnavailable(_) = self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(DATABASE_RETRY_AFTER_SECS));

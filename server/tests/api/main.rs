@@ -18,6 +18,7 @@ mod params;
 mod pg_faults;
 mod seed_api;
 mod shutdown;
+mod sqlite_faults;
 mod static_files;
 mod streaming;
 mod viewer;
