@@ -20,7 +20,6 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use axum::{middleware, Router};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
@@ -57,7 +56,14 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let db = Database::connect(&config)?;
         // Unreachable at start: exit with one clear line (no retry loop; a supervisor restarts).
-        db.prepare().await.context("cannot open the database (is it running and reachable at --database-url?)")?;
+        if let Err(error) = db.prepare().await {
+            let cause = match unreachable_cause(&config).await {
+                // Its Display already ends with its source: keep one copy.
+                Some(cause) => anyhow::anyhow!("{cause}"),
+                None => anyhow::Error::new(error),
+            };
+            return Err(cause.context("cannot open the database (is it running and reachable at --database-url?)"));
+        }
         db.warm_up().await;
         if db.is_embedded() && config.seed_rows > 0 && db.is_empty().await? {
             tracing::info!(rows = config.seed_rows, "empty embedded database: seeding it (first start only)");
@@ -202,6 +208,17 @@ pub async fn serve(
         connections.shutdown().await;
     }
     Ok(())
+}
+
+/// Why PostgreSQL cannot be reached, in the driver's words ("Connection refused"): the pool
+/// only says that it timed out. `None` for SQLite, or when a direct connection works.
+async fn unreachable_cause(config: &Config) -> Option<sqlx::Error> {
+    use sqlx::ConnectOptions as _;
+    let options: sqlx::postgres::PgConnectOptions = config.database_url.parse().ok()?;
+    match tokio::time::timeout(config.acquire_timeout, options.connect()).await {
+        Ok(Err(error)) => Some(error),
+        _ => None,
+    }
 }
 
 /// Where the viewer is served from, for the start-up banner.

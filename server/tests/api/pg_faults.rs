@@ -188,5 +188,6 @@ fn postgres_unreachable_at_start_exits_with_one_clear_line() {
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(lines[0].starts_with("rowstream: cannot open the database"), "{stderr}");
+    assert!(lines[0].ends_with("Connection refused (os error 111)"), "the cause, once: {stderr}");
     eprintln!("unreachable at start: exit {:?} after {:?}: {}", output.status.code(), started.elapsed(), lines[0]);
 }
