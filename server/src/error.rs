@@ -38,6 +38,8 @@ pub enum AppError {
     DatabaseUnavailable(#[source] sqlx::Error),
     #[error("internal error: the request could not be completed")]
     Internal,
+    #[error("method {0} is not allowed here")]
+    MethodNotAllowed(axum::http::Method),
 }
 
 /// `Retry-After` (seconds) on a 503 for an unreachable database: the pool reconnects by itself.
@@ -68,6 +70,7 @@ impl AppError {
             AppError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             AppError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
         }
     }
 
@@ -88,6 +91,7 @@ impl AppError {
             AppError::UriTooLong { .. } => ErrorBody::new(ErrorCode::UriTooLong, self.to_string()),
             AppError::DatabaseUnavailable(_) => ErrorBody::new(ErrorCode::DatabaseUnavailable, self.to_string()),
             AppError::Internal => ErrorBody::new(ErrorCode::Internal, self.to_string()),
+            AppError::MethodNotAllowed(_) => ErrorBody::new(ErrorCode::MethodNotAllowed, self.to_string()),
         }
     }
 

@@ -36,6 +36,8 @@ pub enum ErrorCode {
     UriTooLong,
     /// The database cannot be reached right now (`/healthz`); retry after `Retry-After`.
     DatabaseUnavailable,
+    /// The path exists but not for this method (e.g. `POST /`).
+    MethodNotAllowed,
     /// A code this build does not know yet (a newer server).
     #[serde(other)]
     Unknown,
@@ -58,6 +60,7 @@ impl ErrorCode {
             ErrorCode::RedisUnavailable => "redis_unavailable",
             ErrorCode::UriTooLong => "uri_too_long",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Unknown => "unknown",
         }
     }

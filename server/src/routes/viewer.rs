@@ -50,7 +50,7 @@ pub fn service(dist: Option<&Path>) -> Router {
 
 async fn embedded(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     if method != Method::GET && method != Method::HEAD {
-        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+        return crate::error::AppError::MethodNotAllowed(method).into_response();
     }
     let path = match uri.path().trim_start_matches('/') {
         "" => INDEX,

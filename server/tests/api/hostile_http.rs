@@ -266,3 +266,16 @@ fn a_short_jwt_secret_is_refused_at_start_with_one_line() {
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(lines[0].contains("jwt_secret") && lines[0].contains("at least 32"), "{stderr}");
 }
+
+/// Found by the property tests: a 405 (`POST /`, `GET /greet`, `POST /demo1/`) had no body.
+#[tokio::test]
+async fn a_wrong_method_is_a_405_json() {
+    let app = spawn_app(Backend::Sqlite, 1).await;
+    for (method, path) in [("POST", "/"), ("GET", "/greet"), ("POST", "/demo1/"), ("DELETE", "/api/messages")] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = app.client.request(method.clone(), app.url(path)).bearer_auth(&app.token).send().await.unwrap();
+        assert_eq!(response.status(), 405, "{method} {path}");
+        let body: shared::ErrorBody = response.json().await.expect("json");
+        assert_eq!(body.error.code, shared::ErrorCode::MethodNotAllowed, "{method} {path}");
+    }
+}

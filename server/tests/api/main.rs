@@ -16,6 +16,7 @@ mod hostile_http;
 mod lifecycle;
 mod params;
 mod pg_faults;
+mod properties;
 mod seed_api;
 mod shutdown;
 mod sqlite_faults;
