@@ -14,6 +14,7 @@ mod helpers;
 mod hit;
 mod hostile_http;
 mod lifecycle;
+mod load;
 mod params;
 mod pg_faults;
 mod properties;
