@@ -56,6 +56,9 @@ impl HttpLimits {
             .timer(TokioTimer::new())
             .header_read_timeout(self.header_read_timeout)
             .max_header_size(self.max_header_bytes)
+            // The read buffer (head and body reads) must hold a whole head; hyper's default
+            // (~400 KiB) would let a head grow that far before `max_header_size` is checked
+            // against it, so keep it a small multiple of the head limit.
             .max_buf_size(self.max_header_bytes.max(MIN_MAX_HEADER_BYTES) * 4);
         builder
     }
