@@ -2,8 +2,10 @@
 //! middleware in front of every data route.
 //!
 //! Accepted: `Authorization: JWT <token>` (the seed API's scheme) and `Bearer <token>`.
-//! Only HS256 is accepted (so `alg: none` and algorithm swaps fail), and `exp` is required
-//! and checked with no leeway.
+//! Only HS256 is accepted (so `alg: none` and algorithm swaps fail), the header's `kid` and
+//! `jku`/`x5u` are never looked at (there is one key), `exp` is required and checked with no
+//! leeway, and `nbf`, when present, too. Every failure is a 401 JSON `unauthorized`.
+//! Secrets shorter than [`MIN_SECRET_BYTES`] are refused at start ([`crate::config`]).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -27,6 +29,9 @@ pub struct Claims {
     pub iat: u64,
     pub exp: u64,
 }
+
+/// The shortest `--jwt-secret` accepted: 256 bits, the size of HS256's output (RFC 7518 3.2).
+pub const MIN_SECRET_BYTES: usize = 32;
 
 pub struct JwtKeys {
     encoding: EncodingKey,
@@ -65,6 +70,7 @@ impl JwtKeys {
         let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         JwtKeys { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
     }
@@ -119,15 +125,30 @@ pub async fn require_jwt(
 mod tests {
     use super::*;
 
+    const SECRET: &[u8] = b"unit-test-secret-of-at-least-32-bytes";
+
+    #[test]
+    fn not_yet_valid_tokens_are_refused() {
+        let keys = JwtKeys::new(SECRET);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let claims = serde_json::json!({"sub": "ada", "exp": now + 600, "nbf": now + 300});
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(SECRET)).unwrap();
+        assert!(matches!(keys.verify(&token), Err(AuthError::Invalid(_))));
+    }
+
     #[test]
     fn issues_and_verifies_with_either_scheme() {
-        let keys = JwtKeys::new(b"secret");
+        let keys = JwtKeys::new(SECRET);
         let token = keys.issue("ada", Duration::from_secs(60)).unwrap();
         assert_eq!(keys.verify_header(Some(&format!("JWT {token}"))).unwrap().sub, "ada");
         assert_eq!(keys.verify_header(Some(&format!("Bearer {token}"))).unwrap().sub, "ada");
         assert!(matches!(keys.verify_header(Some(&format!("Basic {token}"))), Err(AuthError::Scheme)));
         assert!(matches!(keys.verify_header(None), Err(AuthError::Missing)));
-        assert!(matches!(JwtKeys::new(b"other").verify(&token), Err(AuthError::Invalid(_))));
+        assert!(matches!(
+            JwtKeys::new(b"another-unit-test-secret-32-bytes-long").verify(&token),
+            Err(AuthError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -156,6 +156,27 @@ pub struct EndpointArgs {
     /// Give every static mount a directory listing.
     #[arg(long, env = "ROWSTREAM_STATIC_INDEX")]
     pub static_index: bool,
+    #[command(flatten)]
+    pub protection: ProtectionArgs,
+}
+
+/// `serve`'s limits on requests, and CORS.
+#[derive(Debug, Args)]
+pub struct ProtectionArgs {
+    /// Largest request head (request line + headers) in bytes; more is a 431 [default: 32768].
+    #[arg(long, env = "ROWSTREAM_MAX_HEADER_BYTES")]
+    pub max_header_bytes: Option<usize>,
+    /// Longest request URL (path + query) in bytes; more is a 414 [default: 8192].
+    #[arg(long, env = "ROWSTREAM_MAX_URI_BYTES")]
+    pub max_uri_bytes: Option<usize>,
+    /// Longest time a client may take to send its request head before the connection is
+    /// closed (slowloris), e.g. 10s [default: 10s].
+    #[arg(long, env = "ROWSTREAM_HEADER_READ_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Option<Duration>,
+    /// An origin (https://host[:port]) whose pages may call the API (CORS). Repeatable; in
+    /// the environment, separate origins with `,` [default: none: CORS off].
+    #[arg(long = "cors-origin", env = "ROWSTREAM_CORS_ORIGIN", value_delimiter = ',', value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -211,6 +232,10 @@ impl From<&ServeArgs> for Layer {
             hit_key: args.endpoints.hit_key.clone(),
             static_mounts: Some(args.endpoints.static_mounts.clone()).filter(|m| !m.is_empty()),
             static_index: args.endpoints.static_index.then_some(true),
+            max_header_bytes: args.endpoints.protection.max_header_bytes,
+            max_uri_bytes: args.endpoints.protection.max_uri_bytes,
+            header_read_timeout: args.endpoints.protection.header_read_timeout,
+            cors_origin: Some(args.endpoints.protection.cors_origins.clone()).filter(|o| !o.is_empty()),
             ..Layer::from(&args.database)
         }
     }

@@ -5,7 +5,7 @@
 //! # rowstream.toml: every key is optional
 //! addr = "127.0.0.1:8080"
 //! database_url = "postgres://postgres@127.0.0.1:5432/test"
-//! jwt_secret = "change me"
+//! jwt_secret = "at least 32 bytes, e.g. from openssl rand -hex 32"
 //! pool_size = 10
 //! acquire_timeout = "5s"
 //! batch_size = 1000
@@ -24,6 +24,10 @@
 //! hit_key = "rowstream:hits"
 //! static = ["/css=./static/css", { prefix = "/font", dir = "static/font", index = true }]
 //! static_index = false
+//! max_header_bytes = 32768   # request line + headers; more is a 431
+//! max_uri_bytes = 8192       # path + query; more is a 414
+//! header_read_timeout = "10s"
+//! cors_origin = ["https://example.com"]   # default: CORS off
 //! ```
 
 use std::net::SocketAddr;
@@ -33,10 +37,13 @@ use std::time::Duration;
 use serde::Deserialize;
 use shared::BATCH_MAX;
 
+use crate::auth::MIN_SECRET_BYTES;
 use crate::db::PgRead;
 use crate::form::DEFAULT_MAX_BODY;
 use crate::hits::{HitSettings, DEFAULT_HIT_KEY};
 use crate::introspect::CatalogSettings;
+use crate::limits::{HttpLimits, MIN_MAX_HEADER_BYTES};
+use crate::security::CorsSettings;
 use crate::static_files::{StaticMount, StaticSettings};
 use crate::upstream::{UpstreamSettings, DEFAULT_UPSTREAM_TIMEOUT};
 
@@ -69,6 +76,9 @@ pub struct Config {
     pub upstream: Option<UpstreamSettings>,
     pub hits: HitSettings,
     pub statics: StaticSettings,
+    /// Request head, URL and header-read-time limits, for every connection.
+    pub http: HttpLimits,
+    pub cors: CorsSettings,
 }
 
 impl Default for Config {
@@ -90,6 +100,8 @@ impl Default for Config {
             upstream: None,
             hits: HitSettings::default(),
             statics: StaticSettings::default(),
+            http: HttpLimits::default(),
+            cors: CorsSettings::default(),
         }
     }
 }
@@ -124,6 +136,11 @@ pub struct Layer {
     #[serde(rename = "static")]
     pub static_mounts: Option<Vec<StaticMount>>,
     pub static_index: Option<bool>,
+    pub max_header_bytes: Option<usize>,
+    pub max_uri_bytes: Option<usize>,
+    #[serde(default, with = "humantime_serde")]
+    pub header_read_timeout: Option<Duration>,
+    pub cors_origin: Option<Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -179,12 +196,36 @@ impl Config {
                 mounts: high.static_mounts.or(low.static_mounts).unwrap_or_default(),
                 index_all: high.static_index.or(low.static_index).unwrap_or(false),
             },
+            http: HttpLimits {
+                max_header_bytes: high.max_header_bytes.or(low.max_header_bytes).unwrap_or(d.http.max_header_bytes),
+                max_uri_bytes: high.max_uri_bytes.or(low.max_uri_bytes).unwrap_or(d.http.max_uri_bytes),
+                header_read_timeout: high
+                    .header_read_timeout
+                    .or(low.header_read_timeout)
+                    .unwrap_or(d.http.header_read_timeout),
+            },
+            cors: CorsSettings { origins: high.cors_origin.or(low.cors_origin).unwrap_or_default() },
         };
         config.validate()?;
         Ok(config)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(secret) = &self.jwt_secret {
+            if secret.len() < MIN_SECRET_BYTES {
+                return Err(ConfigError::Invalid(format!(
+                    "jwt_secret is {} bytes: it must be at least {MIN_SECRET_BYTES} (e.g. `openssl rand -hex 32`)",
+                    secret.len()
+                )));
+            }
+        }
+        if self.http.max_header_bytes < MIN_MAX_HEADER_BYTES {
+            return Err(ConfigError::Invalid(format!("max_header_bytes must be at least {MIN_MAX_HEADER_BYTES}")));
+        }
+        if self.http.max_uri_bytes == 0 || self.http.header_read_timeout.is_zero() {
+            return Err(ConfigError::Invalid("max_uri_bytes and header_read_timeout must be more than 0".into()));
+        }
+        self.cors.validate().map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if self.pool_size == 0 {
             return Err(ConfigError::Invalid("pool_size must be at least 1".into()));
         }
@@ -269,6 +310,11 @@ mod tests {
         assert!(Config::from_layers(zero, Layer::default()).is_err());
         let mysql = Layer { database_url: Some("mysql://x".into()), ..Layer::default() };
         assert!(Config::from_layers(mysql, Layer::default()).is_err());
+        let short = Layer { jwt_secret: Some("x".repeat(31)), ..Layer::default() };
+        let error = Config::from_layers(short, Layer::default()).unwrap_err().to_string();
+        assert!(error.contains("at least 32"), "{error}");
+        let long = Layer { jwt_secret: Some("x".repeat(32)), ..Layer::default() };
+        assert!(Config::from_layers(long, Layer::default()).is_ok());
         let no_workers = Layer { workers: Some(0), ..Layer::default() };
         assert!(Config::from_layers(no_workers, Layer::default()).is_err());
     }
@@ -294,5 +340,27 @@ mod tests {
         let defaults = Config::from_layers(Layer::default(), Layer::default()).unwrap();
         assert_eq!((defaults.max_body, defaults.shutdown_grace), (1024 * 1024, Duration::from_secs(10)));
         assert_eq!((defaults.upstream, defaults.hits.key.as_str()), (None, "rowstream:hits"));
+        assert_eq!(defaults.http, HttpLimits::default());
+        assert!(defaults.cors.origins.is_empty());
+    }
+
+    #[test]
+    fn http_limits_and_cors_from_the_file() {
+        let file: Layer = toml::from_str(
+            "max_header_bytes = 16384\nmax_uri_bytes = 100\nheader_read_timeout = \"1s\"\n\
+             cors_origin = [\"https://a.example\", \"http://127.0.0.1:3000\"]",
+        )
+        .unwrap();
+        let config = Config::from_layers(Layer::default(), file).unwrap();
+        assert_eq!(config.http.max_header_bytes, 16384);
+        assert_eq!(config.http.max_uri_bytes, 100);
+        assert_eq!(config.http.header_read_timeout, Duration::from_secs(1));
+        assert_eq!(config.cors.origins.len(), 2);
+        for bad in ["*", "example.com", "https://a.example/path", "ftp://x"] {
+            let layer = Layer { cors_origin: Some(vec![bad.into()]), ..Layer::default() };
+            assert!(Config::from_layers(layer, Layer::default()).is_err(), "{bad}");
+        }
+        let tiny = Layer { max_header_bytes: Some(100), ..Layer::default() };
+        assert!(Config::from_layers(tiny, Layer::default()).is_err());
     }
 }

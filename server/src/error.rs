@@ -38,7 +38,18 @@ pub enum AppError {
     UpstreamTimeout(std::time::Duration),
     #[error("redis is unavailable: {0}")]
     RedisUnavailable(String),
+    #[error("request URL is longer than the limit of {limit} bytes")]
+    UriTooLong { limit: usize },
+    #[error("the database cannot be reached: {0}")]
+    DatabaseUnavailable(#[source] sqlx::Error),
+    #[error("internal error: the request could not be completed")]
+    Internal,
+    #[error("method {0} is not allowed here")]
+    MethodNotAllowed(axum::http::Method),
 }
+
+/// `Retry-After` (seconds) on a 503 for an unreachable database: the pool reconnects by itself.
+pub const DATABASE_RETRY_AFTER_SECS: u32 = 1;
 
 /// `Retry-After` (seconds) on a 503 for an unavailable Redis: it reconnects by itself.
 pub const REDIS_RETRY_AFTER_SECS: u32 = 1;
@@ -63,6 +74,10 @@ impl AppError {
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AppError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             AppError::RedisUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            AppError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
         }
     }
 
@@ -82,6 +97,10 @@ impl AppError {
             AppError::Upstream(_) => ErrorBody::new(ErrorCode::UpstreamError, self.to_string()),
             AppError::UpstreamTimeout(_) => ErrorBody::new(ErrorCode::UpstreamTimeout, self.to_string()),
             AppError::RedisUnavailable(_) => ErrorBody::new(ErrorCode::RedisUnavailable, self.to_string()),
+            AppError::UriTooLong { .. } => ErrorBody::new(ErrorCode::UriTooLong, self.to_string()),
+            AppError::DatabaseUnavailable(_) => ErrorBody::new(ErrorCode::DatabaseUnavailable, self.to_string()),
+            AppError::Internal => ErrorBody::new(ErrorCode::Internal, self.to_string()),
+            AppError::MethodNotAllowed(_) => ErrorBody::new(ErrorCode::MethodNotAllowed, self.to_string()),
         }
     }
 
@@ -102,6 +121,11 @@ impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
         match error {
             sqlx::Error::PoolTimedOut => AppError::DatabaseBusy,
+            // SQLite's SQLITE_BUSY (and its extended codes) after the busy timeout: another
+            // writer holds the file; nothing was written, and retrying later works.
+            sqlx::Error::Database(ref e) if matches!(e.code().as_deref(), Some("5" | "261" | "517" | "773")) => {
+                AppError::DatabaseBusy
+            }
             other => AppError::Database(other),
         }
     }
@@ -139,6 +163,12 @@ impl IntoResponse for AppError {
         }
         if let AppError::RedisUnavailable(_) = self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(REDIS_RETRY_AFTER_SECS));
+        }
+        if let AppError::DatabaseBusy = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(DATABASE_RETRY_AFTER_SECS));
+        }
+        if let AppError::DatabaseUnavailable(_) = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(DATABASE_RETRY_AFTER_SECS));
         }
         response
     }

@@ -31,9 +31,13 @@
 //! - [`upstream`]: the kept, pooled HTTP client behind `/demo2`.
 //! - [`hits`]: the `/hit` counter (Redis `INCR`, or the embedded database).
 //! - [`static_files`]: `--static` directory mounts, traversal-safe, with optional listings.
+//! - [`limits`]: request head/URL size limits and the header-read timeout (431, 414, slowloris).
+//! - [`catch_panic`]: a handler panic becomes a 500 JSON `internal` and a log line.
+//! - [`security`]: `nosniff`, `Referrer-Policy`, the viewer's CSP, and CORS (off by default).
 
 pub mod auth;
 pub mod body;
+pub mod catch_panic;
 pub mod cell;
 pub mod cli;
 pub mod compare;
@@ -44,11 +48,13 @@ pub mod error;
 pub mod form;
 pub mod hits;
 pub mod introspect;
+pub mod limits;
 pub mod load;
 pub mod memory;
 pub mod metrics;
 pub mod params;
 pub mod routes;
+pub mod security;
 pub mod seed;
 pub mod source;
 pub mod startup;

@@ -3,6 +3,10 @@
 //! anything is served; [`run`] serves until the `shutdown` future completes, so tests can
 //! stop it.
 //!
+//! Every connection is served under [`HttpLimits`] (head size → 431, header-read timeout),
+//! and [`harden`] wraps the router in the URL limit (414), the catch-panic layer, the security
+//! headers and CORS.
+//!
 //! Shutdown ([`serve`]): the listener is closed at once (no new connections); idle
 //! keep-alive connections are closed; a connection with a response in progress finishes it
 //! and then closes. Whatever is still open after the grace period (a long stream, a client
@@ -16,9 +20,8 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use axum::{middleware, Router};
+use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -29,10 +32,12 @@ use crate::db::Database;
 use crate::form::FormLimits;
 use crate::hits::HitCounter;
 use crate::introspect::CatalogHandle;
+use crate::limits::{self, HttpLimits};
 use crate::metrics::Metrics;
 use crate::routes::{router, AppState};
-use crate::seed;
+use crate::security::{self, CorsSettings};
 use crate::upstream::Upstream;
+use crate::{catch_panic, seed};
 
 /// How long a `serve` run's own token (no secret configured) stays valid.
 pub const GENERATED_TOKEN_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -43,6 +48,7 @@ pub struct Application {
     db: Database,
     hits: HitCounter,
     shutdown_grace: Duration,
+    http: HttpLimits,
     /// Set when no secret was configured: a token for the secret made for this run.
     pub generated_token: Option<String>,
 }
@@ -50,7 +56,15 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let db = Database::connect(&config)?;
-        db.prepare().await?;
+        // Unreachable at start: exit with one clear line (no retry loop; a supervisor restarts).
+        if let Err(error) = db.prepare().await {
+            let cause = match unreachable_cause(&config).await {
+                // Its Display already ends with its source: keep one copy.
+                Some(cause) => anyhow::anyhow!("{cause}"),
+                None => anyhow::Error::new(error),
+            };
+            return Err(cause.context("cannot open the database (is it running and reachable at --database-url?)"));
+        }
         db.warm_up().await;
         if db.is_embedded() && config.seed_rows > 0 && db.is_empty().await? {
             tracing::info!(rows = config.seed_rows, "empty embedded database: seeding it (first start only)");
@@ -82,9 +96,17 @@ impl Application {
                  or --dist DIR)"
             );
         }
-        let router = router(state, config.dist.as_deref(), &config.statics)?;
+        let router = harden(router(state, config.dist.as_deref(), &config.statics)?, config.http, &config.cors);
         let listener = TcpListener::bind(config.addr).await?;
-        Ok(Application { listener, router, db, hits, shutdown_grace: config.shutdown_grace, generated_token })
+        Ok(Application {
+            listener,
+            router,
+            db,
+            hits,
+            shutdown_grace: config.shutdown_grace,
+            http: config.http,
+            generated_token,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -103,7 +125,7 @@ impl Application {
     /// Serves until `shutdown` completes, drains (see [`serve`]), then closes the Redis
     /// connection and the database pool.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let result = serve(self.listener, self.router, shutdown, self.shutdown_grace).await;
+        let result = serve(self.listener, self.router, shutdown, self.shutdown_grace, self.http).await;
         self.hits.close().await;
         self.db.close().await;
         tracing::info!("stopped");
@@ -111,14 +133,21 @@ impl Application {
     }
 }
 
+/// The layers every served router gets: the URL limit (414), catch-panic (500 JSON), the
+/// security headers, and CORS when origins are configured.
+pub fn harden(router: Router, http: HttpLimits, cors: &CorsSettings) -> Router {
+    let router = router.layer(catch_panic::layer()).layer(middleware::from_fn_with_state(http, limits::limit_uri));
+    security::protect(router, cors)
+}
+
 /// Serves `router` on `listener` until `shutdown` completes, then lets open requests finish
-/// for up to the default grace period (10 s) and cuts the rest.
+/// for up to the default grace period (10 s) and cuts the rest. Default [`HttpLimits`].
 pub async fn run(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve(listener, router, shutdown, DEFAULT_SHUTDOWN_GRACE).await
+    serve(listener, router, shutdown, DEFAULT_SHUTDOWN_GRACE, HttpLimits::default()).await
 }
 
 /// [`run`] with a chosen grace period: one HTTP/1.1 connection per task, all in one
@@ -128,7 +157,9 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
+    limits: HttpLimits,
 ) -> std::io::Result<()> {
+    let builder = limits.connection_builder();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
     let mut connections = JoinSet::new();
     let mut shutdown = pin!(shutdown);
@@ -150,8 +181,9 @@ pub async fn serve(
                 }
                 let service = TowerToHyperService::new(router.clone());
                 let mut stop = stop_rx.clone();
+                let builder = builder.clone();
                 connections.spawn(async move {
-                    let connection = http1::Builder::new().timer(TokioTimer::new()).serve_connection(TokioIo::new(tcp), service);
+                    let connection = builder.serve_connection(TokioIo::new(tcp), service);
                     let mut connection = pin!(connection);
                     let result = tokio::select! {
                         result = connection.as_mut() => result,
@@ -179,6 +211,17 @@ pub async fn serve(
         connections.shutdown().await;
     }
     Ok(())
+}
+
+/// Why PostgreSQL cannot be reached, in the driver's words ("Connection refused"): the pool
+/// only says that it timed out. `None` for SQLite, or when a direct connection works.
+async fn unreachable_cause(config: &Config) -> Option<sqlx::Error> {
+    use sqlx::ConnectOptions as _;
+    let options: sqlx::postgres::PgConnectOptions = config.database_url.parse().ok()?;
+    match tokio::time::timeout(config.acquire_timeout, options.connect()).await {
+        Ok(Err(error)) => Some(error),
+        _ => None,
+    }
 }
 
 /// Where the viewer is served from, for the start-up banner.

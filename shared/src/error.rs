@@ -32,6 +32,12 @@ pub enum ErrorCode {
     UpstreamTimeout,
     /// Redis (the `/hit` counter) cannot be reached right now; retry after `Retry-After`.
     RedisUnavailable,
+    /// The request URL (path and query) is longer than the server's limit (`--max-uri-bytes`).
+    UriTooLong,
+    /// The database cannot be reached right now (`/healthz`); retry after `Retry-After`.
+    DatabaseUnavailable,
+    /// The path exists but not for this method (e.g. `POST /`).
+    MethodNotAllowed,
     /// A code this build does not know yet (a newer server).
     #[serde(other)]
     Unknown,
@@ -52,6 +58,9 @@ impl ErrorCode {
             ErrorCode::UpstreamError => "upstream_error",
             ErrorCode::UpstreamTimeout => "upstream_timeout",
             ErrorCode::RedisUnavailable => "redis_unavailable",
+            ErrorCode::UriTooLong => "uri_too_long",
+            ErrorCode::DatabaseUnavailable => "database_unavailable",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Unknown => "unknown",
         }
     }

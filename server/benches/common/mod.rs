@@ -10,7 +10,7 @@ use rowstream::config::Config;
 use rowstream::db::Database;
 use sqlx::{Connection, PgConnection};
 
-pub const SECRET: &str = "benchmark-secret";
+pub const SECRET: &str = "benchmark-secret-of-at-least-32-bytes";
 
 pub fn admin_url() -> String {
     std::env::var("ROWSTREAM_BENCH_DATABASE_URL")

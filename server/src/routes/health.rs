@@ -1,4 +1,4 @@
-//! `GET /healthz` (can the database be read?) and `GET /metrics` (Prometheus text).
+//! `GET /healthz` (can the database be read? 503 `database_unavailable` when not) and `GET /metrics` (Prometheus text).
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -10,7 +10,7 @@ use super::AppState;
 use crate::error::AppError;
 
 pub async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
-    state.db.ping().await?;
+    state.db.ping().await.map_err(AppError::DatabaseUnavailable)?;
     Ok(Json(json!({ "status": "ok", "database": state.db.backend_name() })))
 }
 

@@ -95,9 +95,15 @@ pub fn router(state: AppState, dist: Option<&Path>, statics: &StaticSettings) ->
         .route("/metrics", get(health::metrics))
         .route("/hello", get(hello::hello))
         .route("/hit", get(hit::hit))
-        .route("/api/{*rest}", get(api_not_found));
+        .route("/api/{*rest}", get(api_not_found))
+        .method_not_allowed_fallback(method_not_allowed);
     let router = static_files::mount_all(router, statics)?;
     Ok(router.fallback_service(viewer::service(dist)).layer(TraceLayer::new_for_http()).with_state(state))
+}
+
+/// A known path with another method: 405 with the JSON error body, like every 4xx.
+async fn method_not_allowed(method: axum::http::Method) -> AppError {
+    AppError::MethodNotAllowed(method)
 }
 
 async fn api_not_found(uri: axum::http::Uri) -> AppError {

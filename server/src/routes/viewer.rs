@@ -6,6 +6,8 @@
 //! `index.html` is revalidated every time (`no-cache`); everything under `/assets/<hash>/`
 //! is immutable, since a new build gets a new hash. `If-None-Match` gives a 304.
 //!
+//! Every answer carries the viewer's Content-Security-Policy ([`crate::security::VIEWER_CSP`]).
+//!
 //! A build without the viewer (the folder was missing at compile time) still serves the API;
 //! `/` then explains how to get the viewer.
 
@@ -40,15 +42,15 @@ pub fn service(dist: Option<&Path>) -> Router {
         Some(dist) => {
             let files =
                 ServeDir::new(dist).append_index_html_on_directories(true).not_found_service(not_found.into_service());
-            Router::new().fallback_service(files).layer(CompressionLayer::new())
+            Router::new().fallback_service(files).layer(CompressionLayer::new()).layer(crate::security::viewer_csp())
         }
-        None => Router::new().fallback(embedded),
+        None => Router::new().fallback(embedded).layer(crate::security::viewer_csp()),
     }
 }
 
 async fn embedded(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     if method != Method::GET && method != Method::HEAD {
-        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+        return crate::error::AppError::MethodNotAllowed(method).into_response();
     }
     let path = match uri.path().trim_start_matches('/') {
         "" => INDEX,

@@ -13,7 +13,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::oneshot;
 
-pub const SECRET: &str = "integration-test-secret";
+pub const SECRET: &str = "integration-test-secret-of-32-bytes-or-more";
 
 /// Polls `check` every `interval` until it holds (true) or `timeout` passes (false).
 pub async fn eventually<F, Fut>(timeout: Duration, interval: Duration, mut check: F) -> bool
