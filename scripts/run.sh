@@ -10,4 +10,4 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 echo "[run] building the server (release; ~5 minutes the first time)" >&2
 cargo build --release --locked -p rowstream
-exec ./target/release/rowstream serve "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/rowstream" serve "$@"
