@@ -44,10 +44,16 @@ step() { printf '\033[1m[build-viewer]\033[0m %s\n' "$*" >&2; }
 
 ROWSTREAM_SKIP_BROWSER=1 bash scripts/install-tools.sh
 
-# Same flags as .cargo/config.toml's wasm32 rustflags (RUSTFLAGS replaces them), plus path
-# remapping: the Wasm must not depend on where the checkout or the cargo home is.
-cargo_home="${CARGO_HOME:-$HOME/.cargo}"
-export RUSTFLAGS="-C target-feature=+simd128 --remap-path-prefix=$here=/rowstream --remap-path-prefix=$cargo_home=/cargo"
+# The Wasm must not depend on where the checkout or the cargo home is. Paths in the code are
+# remapped; and cargo runs with CARGO_HOME reached through a link at one fixed path, because
+# leptos' wasm-split marker (wasm_split_macros::version_stamp) hashes the manifest path of a
+# registry crate, which would otherwise differ between cargo homes. RUSTFLAGS replaces
+# .cargo/config.toml's wasm32 rustflags, so the SIMD flag is repeated here.
+cargo_home="$(cd "${CARGO_HOME:-$HOME/.cargo}" && pwd -P)"
+fixed_home="${TMPDIR:-/tmp}/rowstream-build-viewer-cargo-home"
+ln -sfn "$cargo_home" "$fixed_home"
+export CARGO_HOME="$fixed_home"
+export RUSTFLAGS="-C target-feature=+simd128 --remap-path-prefix=$here=/rowstream --remap-path-prefix=$fixed_home=/cargo"
 step "cargo build -p frontend --target wasm32-unknown-unknown --profile $profile (2-4 minutes cold)"
 cargo build --locked -p frontend --bin frontend --target wasm32-unknown-unknown --profile "$profile"
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
