@@ -40,12 +40,23 @@ if [ "$(wasm-opt --version 2>/dev/null | awk '{print $3}')" != "${BINARYEN_VERSI
   npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR" "binaryen@$BINARYEN_VERSION"
 fi
 
-if [ "${ROWSTREAM_SKIP_BROWSER:-}" != "1" ]; then
+install_browser() {
   if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     step "installing Chromium and chromedriver from Debian (about a minute)"
     want_sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive want_sudo apt-get install -y -qq chromium chromium-driver >/dev/null
   fi
+}
+
+# `--browser`: only Chromium and chromedriver (scripts/test.sh runs this beside the builds).
+if [ "${1:-}" = "--browser" ]; then
+  install_browser
+  step "browser ready: $(chromium --version 2>/dev/null | head -n1)"
+  exit 0
+fi
+
+if [ "${ROWSTREAM_SKIP_BROWSER:-}" != "1" ]; then
+  install_browser
 fi
 
 step "tools ready: wasm-bindgen $(wasm-bindgen --version | awk '{print $2}'), wasm-opt $(wasm-opt --version | awk '{print $3}')"

@@ -15,12 +15,11 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{arg, median};
+use common::{arg, free_port, median, verdict, Server};
 use rowstream::load::Report;
 
 struct Options {
@@ -39,10 +38,6 @@ fn options() -> Options {
         redis_url: std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into()),
         pg_dsn: std::env::var("PG_DSN").unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/test".into()),
     }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// A child process stopped with SIGTERM (gunicorn stops its workers on it), then waited for.
@@ -79,23 +74,12 @@ fn wait_for(url: &str) -> anyhow::Result<()> {
     }
 }
 
-fn start_rowstream(o: &Options, dir: &std::path::Path) -> anyhow::Result<(Process, String)> {
-    let port = free_port()?;
-    let child = Command::new(env!("CARGO_BIN_EXE_rowstream"))
-        .arg("serve")
-        .env("DATABASE_URL", format!("sqlite://{}", dir.join("bench.db").display()))
-        .env("ROWSTREAM_SEED_ROWS", "0")
-        .env("ROWSTREAM_ADDR", format!("127.0.0.1:{port}"))
-        .env("ROWSTREAM_JWT_SECRET", common::SECRET)
-        .env("REDIS_URL", &o.redis_url)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let base = format!("http://127.0.0.1:{port}");
-    let process = Process(child);
+fn start_rowstream(o: &Options, dir: &std::path::Path) -> anyhow::Result<(Server, String)> {
+    let url = format!("sqlite://{}", dir.join("bench.db").display());
+    let server = Server::start(&url, &[("ROWSTREAM_SEED_ROWS", "0"), ("REDIS_URL", &o.redis_url)])?;
+    let base = server.base_url();
     wait_for(&format!("{base}/hello"))?;
-    Ok((process, base))
+    Ok((server, base))
 }
 
 /// `../shared/peers` beside the workspace root.
@@ -184,14 +168,6 @@ fn rowstream_load(o: &Options, url: &str) -> anyhow::Result<Report> {
         .output()?;
     anyhow::ensure!(output.status.success(), "rowstream load failed: {}", String::from_utf8_lossy(&output.stderr));
     Ok(serde_json::from_slice(&output.stdout)?)
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok {
-        "PASS"
-    } else {
-        "FAIL"
-    }
 }
 
 #[derive(Default)]

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use common::{arg, ensure_seeded, median, Server, SECRET};
+use common::{arg, ensure_seeded, median, verdict, Server, SECRET};
 
 struct Options {
     rows: u64,
@@ -138,14 +138,6 @@ fn psql_copy_ms(url: &str, runs: usize) -> anyhow::Result<f64> {
         times.push(started.elapsed().as_secs_f64() * 1e3);
     }
     Ok(median(times))
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok {
-        "PASS"
-    } else {
-        "FAIL"
-    }
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use fantoccini::Locator;
 
 use browser::Browser;
-use common::{arg, ensure_seeded, median, Server, SECRET};
+use common::{arg, ensure_seeded, median, verdict, Server, SECRET};
 
 struct Run {
     first_row_ms: f64,
@@ -103,7 +103,6 @@ async fn main() -> anyhow::Result<()> {
     let m = |f: fn(&Run) -> f64| median(results.iter().map(f).collect());
     let (first, all, raw, heap, dom) =
         (m(|r| r.first_row_ms), m(|r| r.all_rows_ms), m(|r| r.raw_fetch_ms), m(|r| r.heap_mb), m(|r| r.dom_rows));
-    let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
     println!("\nrowstream viewer benchmark: headless Chromium, {rows} rows from PostgreSQL, medians of {runs} fresh sessions");
     println!("  time to first row painted after Start = {first:.1} ms  (target <= 50 ms)  {}", verdict(first <= 50.0));
     println!("  time to all rows counted = {all:.0} ms; raw fetch().arrayBuffer() of the same body = {raw:.0} ms");

@@ -1,5 +1,5 @@
-//! What both benchmarks need: a seeded PostgreSQL database and a `rowstream serve` child
-//! process whose peak RSS can be read.
+//! What the benchmarks share: a seeded PostgreSQL database, a `rowstream serve` child
+//! process whose peak RSS can be read, medians and the PASS/FAIL verdict.
 
 #![allow(dead_code)] // each benchmark uses its own subset
 
@@ -58,9 +58,15 @@ pub struct Server {
     pub port: u16,
 }
 
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
 impl Server {
+    /// `rowstream serve` (release, from this build) on a free loopback port over the
+    /// database at `url`; `extra_env` adds or overrides settings.
     pub fn start(url: &str, extra_env: &[(&str, &str)]) -> anyhow::Result<Server> {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = free_port()?;
         let child = Command::new(env!("CARGO_BIN_EXE_rowstream"))
             .arg("serve")
             .env("DATABASE_URL", url)
@@ -72,6 +78,10 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()?;
         Ok(Server { child, port })
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 
     pub fn peak_rss_mb(&self) -> f64 {
@@ -101,5 +111,13 @@ pub fn median(mut values: Vec<f64>) -> f64 {
         values[n / 2]
     } else {
         (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+pub fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "PASS"
+    } else {
+        "FAIL"
     }
 }

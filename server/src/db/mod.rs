@@ -5,9 +5,11 @@
 //! - [`table_rows`]: any relation's rows (statements from `crate::source`) as a stream of
 //!   cells, owning its connection; [`pg_decode`] decodes PostgreSQL's binary values by type.
 //! - [`error`]: [`RowStreamError`], which keeps `sqlx::Error` inside this module.
+//! - [`migrations`]: the embedded schema migrations.
 
 pub mod copy_binary;
 pub mod error;
+pub mod migrations;
 pub mod pg_decode;
 pub mod rows;
 pub mod table_rows;
@@ -141,10 +143,10 @@ impl Database {
         match self {
             Database::Postgres(pool, _) => {
                 if !self.messages_exists().await? {
-                    sqlx::migrate!("./migrations/postgres").run(pool).await?;
+                    migrations::postgres().await?.run(pool).await?;
                 }
             }
-            Database::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Database::Sqlite(pool) => migrations::sqlite().await?.run(pool).await?,
         }
         Ok(())
     }
@@ -152,8 +154,8 @@ impl Database {
     /// Like [`Database::prepare`], but always runs the migrations: for `seed`, which writes.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         match self {
-            Database::Postgres(pool, _) => sqlx::migrate!("./migrations/postgres").run(pool).await,
-            Database::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await,
+            Database::Postgres(pool, _) => migrations::postgres().await?.run(pool).await,
+            Database::Sqlite(pool) => migrations::sqlite().await?.run(pool).await,
         }
     }
 
