@@ -6,20 +6,29 @@
 //! `jku`/`x5u` are never looked at (there is one key), `exp` is required and checked with no
 //! leeway, and `nbf`, when present, too. Every failure is a 401 JSON `unauthorized`.
 //! Secrets shorter than [`MIN_SECRET_BYTES`] are refused at start ([`crate::config`]).
+//!
+//! With `--jwt-role-claim CLAIM` (PostgreSQL), the middleware also reads the database role
+//! the request runs as from that claim and hands it to the handlers as a [`RequestRole`]
+//! extension (handlers never read the token again). A token without the claim (or whose
+//! claim is not a string, or not a possible role name) is a 403 `forbidden_role`: it is a
+//! genuine token that may not read anything.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::error::AppError;
+use crate::source::role::Role;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -28,6 +37,23 @@ pub struct Claims {
     #[serde(default)]
     pub iat: u64,
     pub exp: u64,
+    /// Every other claim (the role claim of `--jwt-role-claim` among them).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The database role a request runs as: `None` unless `--jwt-role-claim` is set. Put in
+/// the request's extensions by [`require_jwt`]; handlers take it as an extractor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRole(pub Option<Role>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestRole {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
+        // Missing only on a route without the JWT middleware: fail closed.
+        parts.extensions.get::<RequestRole>().cloned().ok_or(AppError::Internal)
+    }
 }
 
 /// The shortest `--jwt-secret` accepted: 256 bits, the size of HS256's output (RFC 7518 3.2).
@@ -37,6 +63,8 @@ pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// The claim that names the request's database role (`--jwt-role-claim`).
+    role_claim: Option<String>,
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -72,7 +100,38 @@ impl JwtKeys {
         validation.leeway = 0;
         validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        JwtKeys { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+        JwtKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            role_claim: None,
+        }
+    }
+
+    /// Reads each request's database role from `claim` (`--jwt-role-claim`).
+    pub fn with_role_claim(mut self, claim: Option<String>) -> Self {
+        self.role_claim = claim;
+        self
+    }
+
+    /// Whether requests run as a role from their token.
+    pub fn has_role_claim(&self) -> bool {
+        self.role_claim.is_some()
+    }
+
+    /// The role verified `claims` run as (`None` without `--jwt-role-claim`).
+    pub fn request_role(&self, claims: &Claims) -> Result<RequestRole, AppError> {
+        let Some(claim) = &self.role_claim else {
+            return Ok(RequestRole(None));
+        };
+        let name = claims.extra.get(claim).and_then(Value::as_str).ok_or_else(|| {
+            AppError::ForbiddenRole(format!(
+                "the token has no {claim:?} claim naming a database role; this server runs every request as the \
+                 token's role (--jwt-role-claim {claim})"
+            ))
+        })?;
+        let role = Role::new(name).map_err(|e| AppError::ForbiddenRole(e.to_string()))?;
+        Ok(RequestRole(Some(role)))
     }
 
     /// A random 256-bit secret, hex-encoded: for a `serve` run with no secret configured.
@@ -83,8 +142,18 @@ impl JwtKeys {
     }
 
     pub fn issue(&self, subject: &str, ttl: Duration) -> Result<String, jsonwebtoken::errors::Error> {
+        self.issue_with(subject, ttl, Map::new())
+    }
+
+    /// A token with further claims (`{"role": "web_anon"}`).
+    pub fn issue_with(
+        &self,
+        subject: &str,
+        ttl: Duration,
+        extra: Map<String, Value>,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-        let claims = Claims { sub: subject.to_owned(), iat: now, exp: now.saturating_add(ttl.as_secs()) };
+        let claims = Claims { sub: subject.to_owned(), iat: now, exp: now.saturating_add(ttl.as_secs()), extra };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
 
@@ -108,8 +177,9 @@ impl JwtKeys {
     }
 }
 
-/// Rejects the request with 401 unless it carries a valid token; passes the claims on as a
-/// request extension.
+/// Rejects the request with 401 unless it carries a valid token (403 when the role claim
+/// is required and missing); passes the claims and the [`RequestRole`] on as request
+/// extensions.
 pub async fn require_jwt(
     State(keys): State<Arc<JwtKeys>>,
     mut request: Request,
@@ -117,6 +187,8 @@ pub async fn require_jwt(
 ) -> Result<Response, AppError> {
     let header = request.headers().get(AUTHORIZATION).map(|v| v.to_str().map_err(|_| AuthError::Scheme)).transpose()?;
     let claims = keys.verify_header(header)?;
+    let role = keys.request_role(&claims)?;
+    request.extensions_mut().insert(role);
     request.extensions_mut().insert(claims);
     Ok(next.run(request).await)
 }
@@ -149,6 +221,23 @@ mod tests {
             JwtKeys::new(b"another-unit-test-secret-32-bytes-long").verify(&token),
             Err(AuthError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn the_role_comes_from_the_configured_claim() {
+        let keys = JwtKeys::new(SECRET).with_role_claim(Some("role".into()));
+        let mut extra = Map::new();
+        extra.insert("role".into(), Value::from("web_anon"));
+        let token = keys.issue_with("ada", Duration::from_secs(60), extra).unwrap();
+        let claims = keys.verify(&token).unwrap();
+        assert_eq!(keys.request_role(&claims).unwrap(), RequestRole(Some(Role::new("web_anon").unwrap())));
+        let plain = keys.verify(&keys.issue("ada", Duration::from_secs(60)).unwrap()).unwrap();
+        assert!(matches!(keys.request_role(&plain), Err(AppError::ForbiddenRole(_))));
+        assert_eq!(JwtKeys::new(SECRET).request_role(&plain).unwrap(), RequestRole(None));
+        let mut extra = Map::new();
+        extra.insert("role".into(), Value::from(7));
+        let claims = keys.verify(&keys.issue_with("ada", Duration::from_secs(60), extra).unwrap()).unwrap();
+        assert!(matches!(keys.request_role(&claims), Err(AppError::ForbiddenRole(_))));
     }
 
     #[test]

@@ -114,6 +114,15 @@ pub struct ServeArgs {
     /// Globs: never serve relations whose name matches one, comma-separated.
     #[arg(long, env = "ROWSTREAM_HIDE", value_delimiter = ',')]
     pub hide: Option<Vec<String>>,
+    /// Serve POST /api/sql: ad-hoc SQL, one read-only query per request [default: off,
+    /// POST /api/sql answers 404].
+    #[arg(long, env = "ROWSTREAM_ALLOW_SQL")]
+    pub allow_sql: bool,
+    /// PostgreSQL only: the JWT claim naming the database role each data request runs as
+    /// (SET LOCAL ROLE), so that the database's privileges and row-level security decide
+    /// what a token sees; tokens without it get 403 [default: none].
+    #[arg(long, env = "ROWSTREAM_JWT_ROLE_CLAIM", value_name = "CLAIM")]
+    pub jwt_role_claim: Option<String>,
     #[command(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]
@@ -196,8 +205,19 @@ pub struct TokenArgs {
     /// How long the token stays valid, e.g. 1h, 30m, 7d.
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
     pub ttl: Duration,
+    /// A further string claim, e.g. `--claim role=web_anon` (for --jwt-role-claim).
+    /// Repeatable.
+    #[arg(long = "claim", value_name = "NAME=VALUE", value_parser = parse_claim)]
+    pub claims: Vec<(String, String)>,
     #[command(flatten)]
     pub secret: SecretArgs,
+}
+
+fn parse_claim(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("expected NAME=VALUE, got {text:?}")),
+    }
 }
 
 impl From<&DatabaseArgs> for Layer {
@@ -222,6 +242,8 @@ impl From<&ServeArgs> for Layer {
             schemas: args.schemas.clone(),
             expose: args.expose.clone(),
             hide: args.hide.clone(),
+            allow_sql: args.allow_sql.then_some(true),
+            jwt_role_claim: args.jwt_role_claim.clone(),
             jwt_secret: args.secret.jwt_secret.clone(),
             workers: args.endpoints.workers,
             shutdown_grace: args.endpoints.shutdown_grace,

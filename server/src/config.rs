@@ -28,8 +28,18 @@
 //! max_uri_bytes = 8192       # path + query; more is a 414
 //! header_read_timeout = "10s"
 //! cors_origin = ["https://example.com"]   # default: CORS off
+//! allow_sql = false          # POST /api/sql: ad-hoc read-only SQL
+//! jwt_role_claim = "role"    # PostgreSQL: run each request as the token's role
+//!
+//! # Saved queries: GET /api/queries lists them, GET /api/queries/NAME/rows?min_total=…
+//! # streams one. Parameters are `:name` in the SQL, each declared with its type (and
+//! # optionally a default, which makes it optional).
+//! [queries.big_orders]
+//! sql = "select id, total from orders where total > :min_total and state = :state"
+//! params = { min_total = { type = "numeric", default = "100" }, state = "text" }
 //! ```
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -44,6 +54,8 @@ use crate::hits::{HitSettings, DEFAULT_HIT_KEY};
 use crate::introspect::CatalogSettings;
 use crate::limits::{HttpLimits, MIN_MAX_HEADER_BYTES};
 use crate::security::CorsSettings;
+use crate::source::saved::{ParamSpec, SavedQueryDef};
+use crate::source::Dialect;
 use crate::static_files::{StaticMount, StaticSettings};
 use crate::upstream::{UpstreamSettings, DEFAULT_UPSTREAM_TIMEOUT};
 
@@ -79,6 +91,12 @@ pub struct Config {
     /// Request head, URL and header-read-time limits, for every connection.
     pub http: HttpLimits,
     pub cors: CorsSettings,
+    /// The saved queries (`[queries.NAME]`), checked.
+    pub queries: Vec<SavedQueryDef>,
+    /// Whether `POST /api/sql` runs ad-hoc read-only SQL (off: it answers 404).
+    pub allow_sql: bool,
+    /// The token claim naming the database role each request runs as (PostgreSQL only).
+    pub jwt_role_claim: Option<String>,
 }
 
 impl Default for Config {
@@ -102,8 +120,38 @@ impl Default for Config {
             statics: StaticSettings::default(),
             http: HttpLimits::default(),
             cors: CorsSettings::default(),
+            queries: Vec::new(),
+            allow_sql: false,
+            jwt_role_claim: None,
         }
     }
+}
+
+/// A saved query as the settings file writes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryConfig {
+    pub sql: String,
+    /// Each `:name` of the SQL: its type (`min_total = "numeric"`), or a table with its
+    /// type and default (`min_total = { type = "numeric", default = "100" }`).
+    #[serde(default)]
+    pub params: BTreeMap<String, ParamConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ParamConfig {
+    Type(String),
+    Full(ParamTable),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParamTable {
+    #[serde(rename = "type")]
+    pub param_type: String,
+    #[serde(default)]
+    pub default: Option<toml::Value>,
 }
 
 /// One source of settings: flags+env, or the file. `None` means "not said here".
@@ -141,6 +189,10 @@ pub struct Layer {
     #[serde(default, with = "humantime_serde")]
     pub header_read_timeout: Option<Duration>,
     pub cors_origin: Option<Vec<String>>,
+    pub allow_sql: Option<bool>,
+    pub jwt_role_claim: Option<String>,
+    /// `[queries.NAME]` tables (the file only).
+    pub queries: Option<BTreeMap<String, QueryConfig>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -205,7 +257,13 @@ impl Config {
                     .unwrap_or(d.http.header_read_timeout),
             },
             cors: CorsSettings { origins: high.cors_origin.or(low.cors_origin).unwrap_or_default() },
+            queries: Vec::new(),
+            allow_sql: high.allow_sql.or(low.allow_sql).unwrap_or(false),
+            jwt_role_claim: high.jwt_role_claim.or(low.jwt_role_claim).filter(|c| !c.is_empty()),
         };
+        let dialect = if config.database_url.starts_with("sqlite:") { Dialect::Sqlite } else { Dialect::Postgres };
+        let queries = saved_queries(high.queries.or(low.queries).unwrap_or_default(), dialect)?;
+        let config = Config { queries, ..config };
         config.validate()?;
         Ok(config)
     }
@@ -250,6 +308,13 @@ impl Config {
             return Err(ConfigError::Invalid("schemas must name at least one schema".into()));
         }
         crate::introspect::validate(&self.catalog).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if self.jwt_role_claim.is_some() && self.database_url.starts_with("sqlite:") {
+            return Err(ConfigError::Invalid(
+                "jwt_role_claim needs PostgreSQL: SQLite has no roles, so a token's role could not decide what it \
+                 sees (remove --jwt-role-claim, or serve a PostgreSQL database)"
+                    .into(),
+            ));
+        }
         if !(self.database_url.starts_with("sqlite:")
             || self.database_url.starts_with("postgres://")
             || self.database_url.starts_with("postgresql://"))
@@ -261,6 +326,37 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The `[queries.NAME]` tables, checked for `dialect` (every problem names its query).
+fn saved_queries(tables: BTreeMap<String, QueryConfig>, dialect: Dialect) -> Result<Vec<SavedQueryDef>, ConfigError> {
+    tables
+        .into_iter()
+        .map(|(name, query)| {
+            let mut specs = Vec::with_capacity(query.params.len());
+            for (param, declared) in query.params {
+                let (type_name, default) = match declared {
+                    ParamConfig::Type(type_name) => (type_name, None),
+                    ParamConfig::Full(table) => (table.param_type, table.default),
+                };
+                let default = match default {
+                    None => None,
+                    Some(toml::Value::String(s)) => Some(s),
+                    Some(toml::Value::Integer(i)) => Some(i.to_string()),
+                    Some(toml::Value::Float(f)) => Some(f.to_string()),
+                    Some(toml::Value::Boolean(b)) => Some(b.to_string()),
+                    Some(toml::Value::Datetime(d)) => Some(d.to_string()),
+                    Some(_) => {
+                        return Err(ConfigError::Invalid(format!(
+                            "saved query {name:?}: parameter {param:?}: a default is a string, number, boolean or date"
+                        )))
+                    }
+                };
+                specs.push(ParamSpec { name: param, type_name, default });
+            }
+            SavedQueryDef::new(&name, &query.sql, &specs, dialect).map_err(|e| ConfigError::Invalid(e.to_string()))
+        })
+        .collect()
 }
 
 fn read_layer(path: &Path) -> Result<Layer, ConfigError> {
@@ -342,6 +438,39 @@ mod tests {
         assert_eq!((defaults.upstream, defaults.hits.key.as_str()), (None, "rowstream:hits"));
         assert_eq!(defaults.http, HttpLimits::default());
         assert!(defaults.cors.origins.is_empty());
+    }
+
+    #[test]
+    fn saved_queries_and_access_from_the_file() {
+        let file: Layer = toml::from_str(
+            "allow_sql = true\njwt_role_claim = \"role\"\ndatabase_url = \"postgres://x@127.0.0.1/db\"\n\
+             [queries.big_orders]\nsql = \"select id from orders where total > :min_total and state = :state\"\n\
+             params = { min_total = { type = \"numeric\", default = 100 }, state = \"text\" }\n\
+             [queries.all]\nsql = \"select 1\"\n",
+        )
+        .unwrap();
+        let config = Config::from_layers(Layer::default(), file).unwrap();
+        assert!(config.allow_sql);
+        assert_eq!(config.jwt_role_claim.as_deref(), Some("role"));
+        let names: Vec<&str> = config.queries.iter().map(|q| q.name.as_str()).collect();
+        assert_eq!(names, ["all", "big_orders"]);
+        assert_eq!(config.queries[1].params[0].default.as_deref(), Some("100"));
+        // Every problem stops the start and names its query.
+        for bad in [
+            "[queries.q]\nsql = \"select :a\"\n",
+            "[queries.q]\nsql = \"select :a\"\nparams = { a = \"money\" }\n",
+            "[queries.q]\nsql = \"select 1\"\nparams = { a = \"text\" }\n",
+            "[queries.q]\nsql = \"delete from t\"\n",
+        ] {
+            let file: Layer = toml::from_str(bad).unwrap();
+            let error = Config::from_layers(Layer::default(), file).unwrap_err().to_string();
+            assert!(error.contains("saved query \"q\""), "{error}");
+        }
+        assert!(toml::from_str::<Layer>("[queries.q]\nsql = \"select 1\"\nparam = {}\n").is_err());
+        // SQLite has no roles.
+        let role_on_sqlite = Layer { jwt_role_claim: Some("role".into()), ..Layer::default() };
+        let error = Config::from_layers(role_on_sqlite, Layer::default()).unwrap_err().to_string();
+        assert!(error.contains("needs PostgreSQL"), "{error}");
     }
 
     #[test]

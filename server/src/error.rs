@@ -46,6 +46,18 @@ pub enum AppError {
     Internal,
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(axum::http::Method),
+    /// The statement would write, or is not a query; nothing was run or written.
+    #[error("{0}")]
+    ReadOnly(String),
+    /// The request's role (`--jwt-role-claim`) is missing, unknown or may not be assumed,
+    /// or its SQL could leave it.
+    #[error("{0}")]
+    ForbiddenRole(String),
+    /// The request's role lacks a privilege (PostgreSQL 42501).
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("no saved query named {0:?} (GET /api/queries lists them)")]
+    UnknownQuery(String),
 }
 
 /// `Retry-After` (seconds) on a 503 for an unreachable database: the pool reconnects by itself.
@@ -78,6 +90,8 @@ impl AppError {
             AppError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::ReadOnly(_) | AppError::ForbiddenRole(_) | AppError::PermissionDenied(_) => StatusCode::FORBIDDEN,
+            AppError::UnknownQuery(_) => StatusCode::NOT_FOUND,
         }
     }
 
@@ -101,6 +115,10 @@ impl AppError {
             AppError::DatabaseUnavailable(_) => ErrorBody::new(ErrorCode::DatabaseUnavailable, self.to_string()),
             AppError::Internal => ErrorBody::new(ErrorCode::Internal, self.to_string()),
             AppError::MethodNotAllowed(_) => ErrorBody::new(ErrorCode::MethodNotAllowed, self.to_string()),
+            AppError::ReadOnly(_) => ErrorBody::new(ErrorCode::ReadOnly, self.to_string()),
+            AppError::ForbiddenRole(_) => ErrorBody::new(ErrorCode::ForbiddenRole, self.to_string()),
+            AppError::PermissionDenied(_) => ErrorBody::new(ErrorCode::PermissionDenied, self.to_string()),
+            AppError::UnknownQuery(_) => ErrorBody::new(ErrorCode::NotFound, self.to_string()),
         }
     }
 
@@ -126,6 +144,10 @@ impl From<sqlx::Error> for AppError {
             sqlx::Error::Database(ref e) if matches!(e.code().as_deref(), Some("5" | "261" | "517" | "773")) => {
                 AppError::DatabaseBusy
             }
+            // PostgreSQL's insufficient_privilege: the request's role may not read it.
+            sqlx::Error::Database(ref e) if e.code().as_deref() == Some("42501") => {
+                AppError::PermissionDenied(e.message().to_owned())
+            }
             other => AppError::Database(other),
         }
     }
@@ -133,11 +155,29 @@ impl From<sqlx::Error> for AppError {
 
 impl From<crate::db::RowStreamError> for AppError {
     fn from(error: crate::db::RowStreamError) -> Self {
+        use crate::db::error::Refusal;
         use crate::db::RowStreamError;
         match error {
             RowStreamError::Database(e) => AppError::from(e),
             RowStreamError::BadValue(bad) => AppError::from(bad),
+            RowStreamError::Refused { refusal: Refusal::ReadOnly, message } => {
+                AppError::ReadOnly(format!("the statement would write, and this is a read-only request: {message}"))
+            }
+            RowStreamError::Refused { refusal: Refusal::Permission, message } => AppError::PermissionDenied(message),
+            error @ RowStreamError::ForbiddenRole { .. } => AppError::ForbiddenRole(error.to_string()),
+            RowStreamError::BadSql(message) => AppError::bad_parameter("sql", format!("sql: {message}")),
             other => AppError::Rows(other),
+        }
+    }
+}
+
+impl From<crate::source::adhoc::SqlRefused> for AppError {
+    fn from(refused: crate::source::adhoc::SqlRefused) -> Self {
+        use crate::source::adhoc::SqlRefused;
+        match refused {
+            SqlRefused::Bad(bad) => AppError::from(bad),
+            SqlRefused::Writes(message) => AppError::ReadOnly(message),
+            SqlRefused::RoleEscape(message) => AppError::ForbiddenRole(message),
         }
     }
 }

@@ -12,12 +12,15 @@
 //!   (graceful shutdown: drain, then cut what is left after the grace period).
 //! - [`routes`]: one file per endpoint group; [`routes::router`] puts them together.
 //! - [`params`]: strict parsing of query parameters into `shared::MessagesQuery`.
-//! - [`auth`]: HS256 JWTs: issuing, and the middleware that guards the data routes.
-//! - [`db`]: the [`db::Database`] pool (PostgreSQL or SQLite), migrations, the row stream.
+//! - [`auth`]: HS256 JWTs: issuing, and the middleware that guards the data routes (and
+//!   reads the request's database role, `--jwt-role-claim`).
+//! - [`db`]: the [`db::Database`] pool (PostgreSQL or SQLite), migrations, the row streams,
+//!   the read-only transaction every stream reads in.
 //! - [`encode`]: one encoder per wire format (NDJSON, CSV, JSON, text, the seed's lines).
 //! - [`introspect`]: the served relations, read from the database's catalogs.
 //! - [`source`]: the SQL over those relations (the only place that writes it): filters,
-//!   order, keyset resume.
+//!   order, keyset resume; saved queries, ad-hoc SQL (`:name` placeholders, the read-only
+//!   check), `SET LOCAL ROLE`.
 //! - [`cell`]: one value of any relation's row; [`wire`]: those rows in every format.
 //! - [`body`]: turns a row stream into a chunked HTTP body, or into one buffered body.
 //! - [`seed`]: deterministic test data, written with COPY (PostgreSQL) or batched inserts.

@@ -88,7 +88,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "no JWT secret configured: pass --jwt-secret or set ROWSTREAM_JWT_SECRET (the one `serve` uses)"
                 )
             })?;
-            println!("{}", JwtKeys::new(secret.as_bytes()).issue(&args.sub, args.ttl)?);
+            let claims = args.claims.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str()))).collect();
+            println!("{}", JwtKeys::new(secret.as_bytes()).issue_with(&args.sub, args.ttl, claims)?);
         }
         Command::Compare(args) => rowstream::compare::main(args.clone()).await?,
         Command::Load(_) => anyhow::bail!("`load` runs on a runtime of its own"),

@@ -103,6 +103,72 @@ pub fn parse_table(query: Option<&str>, headers: &HeaderMap) -> Result<TablePara
     })
 }
 
+/// The parameters of `GET /api/queries/{name}/rows` and `POST /api/sql`: how the rows are
+/// sent (`mode`, `format` or `Accept`, `limit`, `batch`) and, for a saved query, its own
+/// parameters (every other name, checked against the query later).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryParams {
+    pub mode: Mode,
+    pub format: Format,
+    pub limit: Option<u64>,
+    pub batch: Option<u32>,
+    /// `(name, value)` of the saved query's parameters, in query order.
+    pub values: Vec<(String, String)>,
+}
+
+const QUERY_NAMES: &[&str] = &["mode", "format", "limit", "batch"];
+
+/// `takes_values`: other names are the query's parameters (saved queries); otherwise
+/// (`/api/sql`, whose values come in the body) they are unknown.
+pub fn parse_query(query: Option<&str>, headers: &HeaderMap, takes_values: bool) -> Result<QueryParams, AppError> {
+    let mut values = Vec::new();
+    let mut named: Vec<(&'static str, String)> = Vec::new();
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match key.as_ref() {
+            "after" => {
+                return Err(AppError::bad_parameter(
+                    "after",
+                    "after: a query's rows have no key to resume after, so its responses carry no `next` token; \
+                     narrow the query with its parameters (or read it whole) instead",
+                ))
+            }
+            "select" | "order" => {
+                return Err(AppError::bad_parameter(
+                    key.as_ref(),
+                    format!("{key}: applies to tables and views only; a query chooses its columns and order itself"),
+                ))
+            }
+            _ => {}
+        }
+        match QUERY_NAMES.iter().find(|n| **n == key) {
+            Some(&name) => {
+                if named.iter().any(|(n, _)| *n == name) {
+                    return Err(AppError::bad_parameter(name, format!("{name} is given more than once")));
+                }
+                named.push((name, value.into_owned()));
+            }
+            None if takes_values => values.push((key.into_owned(), value.into_owned())),
+            None => {
+                return Err(AppError::bad_parameter(
+                    key.as_ref(),
+                    format!(
+                    "unknown parameter {key:?}; this endpoint takes {} (the statement's own parameters go in the body)",
+                    QUERY_NAMES.join(", ")
+                ),
+                ))
+            }
+        }
+    }
+    let raw = RawParams { pairs: named };
+    Ok(QueryParams {
+        mode: parse_mode(raw.get("mode"))?,
+        format: parse_format(raw.get("format"), headers)?,
+        limit: raw.range_limit()?,
+        batch: raw.batch()?,
+        values,
+    })
+}
+
 pub fn parse_seed(query: Option<&str>, endpoint: SeedEndpoint) -> Result<SeedParams, AppError> {
     let names: &[&'static str] = match endpoint {
         SeedEndpoint::Standard => &["limit", "after"],
@@ -248,6 +314,18 @@ mod tests {
         assert!(parse_api(Some("limt=1"), &h).unwrap_err().to_string().contains("limt"));
         assert_eq!(parameter_of(parse_seed(Some("format=csv"), SeedEndpoint::Chunked).unwrap_err()), "format");
         assert_eq!(parameter_of(parse_seed(Some("batch=5"), SeedEndpoint::Standard).unwrap_err()), "batch");
+    }
+
+    #[test]
+    fn query_parameters_split_from_the_endpoints_own() {
+        let h = HeaderMap::new();
+        let p = parse_query(Some("min=5&format=csv&limit=2&state=a%20b"), &h, true).unwrap();
+        assert_eq!((p.format, p.limit), (Format::Csv, Some(2)));
+        assert_eq!(p.values, [("min".to_owned(), "5".to_owned()), ("state".to_owned(), "a b".to_owned())]);
+        assert_eq!(parameter_of(parse_query(Some("after=1"), &h, true).unwrap_err()), "after");
+        assert_eq!(parameter_of(parse_query(Some("order=a"), &h, true).unwrap_err()), "order");
+        assert_eq!(parameter_of(parse_query(Some("min=5"), &h, false).unwrap_err()), "min");
+        assert_eq!(parameter_of(parse_query(Some("limit=x"), &h, false).unwrap_err()), "limit");
     }
 
     #[test]

@@ -28,6 +28,7 @@ use tokio::task::JoinSet;
 
 use crate::auth::JwtKeys;
 use crate::config::{Config, DEFAULT_SHUTDOWN_GRACE};
+use crate::db::read::StatementReader;
 use crate::db::Database;
 use crate::form::FormLimits;
 use crate::hits::HitCounter;
@@ -36,6 +37,8 @@ use crate::limits::{self, HttpLimits};
 use crate::metrics::Metrics;
 use crate::routes::{router, AppState};
 use crate::security::{self, CorsSettings};
+use crate::source::adhoc::DESCRIBE_PREFIX;
+use crate::source::saved::SavedQueryDef;
 use crate::upstream::Upstream;
 use crate::{catch_panic, seed};
 
@@ -74,11 +77,13 @@ impl Application {
             Some(secret) => (secret.clone(), false),
             None => (JwtKeys::random_secret(), true),
         };
-        let keys = Arc::new(JwtKeys::new(secret.as_bytes()));
+        let keys = Arc::new(JwtKeys::new(secret.as_bytes()).with_role_claim(config.jwt_role_claim.clone()));
         let generated_token = if generated { Some(keys.issue("rowstream", GENERATED_TOKEN_TTL)?) } else { None };
         let catalog = Arc::new(CatalogHandle::load(db.clone(), config.catalog.clone()).await?);
         let upstream = config.upstream.as_ref().map(Upstream::new).transpose()?;
         let hits = HitCounter::open(&config.hits, &db).await?;
+        let reader = db.reader(&config)?;
+        describe_saved_queries(&reader, &config.queries).await?;
         let state = AppState {
             db: db.clone(),
             keys,
@@ -88,6 +93,9 @@ impl Application {
             forms: FormLimits { max_body: config.max_body },
             upstream,
             hits: hits.clone(),
+            reader,
+            queries: Arc::new(config.queries.clone()),
+            allow_sql: config.allow_sql,
         };
         if config.dist.is_none() && !crate::routes::viewer::embedded_viewer_present() {
             tracing::warn!(
@@ -131,6 +139,22 @@ impl Application {
         tracing::info!("stopped");
         result
     }
+}
+
+/// Prepares every saved query once: SQL the database does not take (an unknown table, a
+/// type mismatch) stops the start with a line naming the query.
+async fn describe_saved_queries(reader: &Database, queries: &[SavedQueryDef]) -> anyhow::Result<()> {
+    if queries.is_empty() {
+        return Ok(());
+    }
+    let mut statements = StatementReader::new(reader.acquire().await?, true);
+    for query in queries {
+        if let Err(error) = statements.describe(&format!("{DESCRIBE_PREFIX}{}", query.body)).await {
+            anyhow::bail!("saved query {:?}: the database does not take its SQL: {error}", query.name);
+        }
+    }
+    statements.done();
+    Ok(())
 }
 
 /// The layers every served router gets: the URL limit (414), catch-panic (500 JSON), the

@@ -38,6 +38,13 @@ pub enum ErrorCode {
     DatabaseUnavailable,
     /// The path exists but not for this method (e.g. `POST /`).
     MethodNotAllowed,
+    /// The statement would write (or is not a query); nothing was written.
+    ReadOnly,
+    /// The token's database role (`--jwt-role-claim`) is missing, does not exist or may not
+    /// be assumed, or the SQL could switch away from it.
+    ForbiddenRole,
+    /// The database refused the request's role a privilege it needs (a table it may not read).
+    PermissionDenied,
     /// A code this build does not know yet (a newer server).
     #[serde(other)]
     Unknown,
@@ -61,6 +68,9 @@ impl ErrorCode {
             ErrorCode::UriTooLong => "uri_too_long",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::ReadOnly => "read_only",
+            ErrorCode::ForbiddenRole => "forbidden_role",
+            ErrorCode::PermissionDenied => "permission_denied",
             ErrorCode::Unknown => "unknown",
         }
     }

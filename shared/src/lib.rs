@@ -13,12 +13,14 @@
 //! - [`error`]: the JSON error body every 4xx/5xx carries, with its stable [`ErrorCode`].
 //! - [`query`]: the `/api/messages` parameters ([`Format`], [`Mode`], [`MessagesQuery`]).
 //! - [`schema`]: the served relations: [`Relation`], [`Column`], the typed [`ColumnType`].
+//! - [`saved_query`]: [`SavedQuery`] (`GET /api/queries`) and [`SqlRequest`] (`POST /api/sql`).
 
 pub mod canonical;
 pub mod error;
 pub mod frame;
 pub mod message;
 pub mod query;
+pub mod saved_query;
 pub mod schema;
 pub mod timestamp;
 
@@ -29,5 +31,6 @@ pub use frame::{
 };
 pub use message::{Message, MessageRef};
 pub use query::{Format, MessagesQuery, Mode, BATCH_MAX};
+pub use saved_query::{QueryParam, SavedQuery, SqlRequest};
 pub use schema::{Column, ColumnType, Relation, RelationKind};
 pub use timestamp::{Timestamp, TimestampError};

@@ -78,6 +78,32 @@ impl ColumnType {
         }
     }
 
+    /// A PostgreSQL base type by its `pg_type.typname` (`int8`, `varchar`, `timestamptz`);
+    /// [`ColumnType::Other`] for every type rowstream sends as text. Enums and arrays are
+    /// told apart by their catalog entry, not their name.
+    pub fn from_postgres_name(typname: &str) -> ColumnType {
+        match typname {
+            "int2" => ColumnType::Int2,
+            "int4" => ColumnType::Int4,
+            "int8" => ColumnType::Int8,
+            "float4" => ColumnType::Float4,
+            "float8" => ColumnType::Float8,
+            "numeric" => ColumnType::Numeric,
+            "bool" => ColumnType::Bool,
+            "text" | "varchar" | "bpchar" | "name" | "citext" => ColumnType::Text,
+            "bytea" => ColumnType::Bytea,
+            "date" => ColumnType::Date,
+            "time" => ColumnType::Time,
+            "timestamp" => ColumnType::Timestamp,
+            "timestamptz" => ColumnType::Timestamptz,
+            "interval" => ColumnType::Interval,
+            "uuid" => ColumnType::Uuid,
+            "json" => ColumnType::Json,
+            "jsonb" => ColumnType::Jsonb,
+            other => ColumnType::Other(other.to_owned()),
+        }
+    }
+
     /// Whether values of this type are text (filters need no cast for `like`).
     pub fn is_textual(&self) -> bool {
         matches!(self, ColumnType::Text | ColumnType::SqliteText | ColumnType::Enum { .. })

@@ -1,17 +1,66 @@
-//! [`RowStreamError`]: how reading a relation's rows fails. `sqlx::Error` stays inside `db`
-//! as this error's source; the HTTP layer sees only this type.
+//! [`RowStreamError`]: how reading rows fails. `sqlx::Error` stays inside `db` as this
+//! error's source; the HTTP layer sees only this type.
+//!
+//! The database's refusals that are the request's doing are told apart here, by SQLSTATE
+//! (PostgreSQL) or result code (SQLite): a write in a read-only transaction or on a
+//! read-only connection ([`Refusal::ReadOnly`]), a privilege the request's role lacks
+//! ([`Refusal::Permission`]).
 
 use crate::source::BadRequest;
+
+/// A statement the database refused for what it is, not for a fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// It would write (PostgreSQL 25006 `read_only_sql_transaction`, SQLite
+    /// `SQLITE_READONLY`).
+    ReadOnly,
+    /// The role may not read it (PostgreSQL 42501 `insufficient_privilege`).
+    Permission,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RowStreamError {
     /// The database failed the statement (or the connection broke).
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] sqlx::Error),
+    /// The database refused the statement; nothing was written.
+    #[error("{message}")]
+    Refused { refusal: Refusal, message: String },
+    /// The request's role (`--jwt-role-claim`) does not exist or may not be assumed.
+    #[error("role {role:?} cannot be assumed: {message}")]
+    ForbiddenRole { role: String, message: String },
+    /// SQL the database cannot prepare as written (syntax, unknown names or types).
+    #[error("{0}")]
+    BadSql(String),
     /// A value came back in a form its column's type does not have.
     #[error("cannot decode column {column:?}: {message}")]
     Decode { column: String, message: String },
     /// A parameter the database found malformed (checked before the query ran).
     #[error("{0}")]
     BadValue(#[source] BadRequest),
+}
+
+impl From<sqlx::Error> for RowStreamError {
+    fn from(error: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(e) = &error {
+            let code = e.code().unwrap_or_default();
+            let read_only = if e.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLITE_READONLY and its extended codes.
+                code.parse::<u32>().is_ok_and(|c| c & 0xff == 8)
+            } else {
+                code == "25006"
+            };
+            let refusal = if read_only {
+                Some(Refusal::ReadOnly)
+            } else if code == "42501" {
+                Some(Refusal::Permission)
+            } else {
+                None
+            };
+            if let Some(refusal) = refusal {
+                return RowStreamError::Refused { refusal, message: e.message().to_owned() };
+            }
+        }
+        RowStreamError::Database(error)
+    }
 }

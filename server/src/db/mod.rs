@@ -4,6 +4,9 @@
 //! - [`rows`]: the `messages` query as a stream of `shared::Message`, owning its connection.
 //! - [`table_rows`]: any relation's rows (statements from `crate::source`) as a stream of
 //!   cells, owning its connection; [`pg_decode`] decodes PostgreSQL's binary values by type.
+//! - [`read`]: the read-only transaction (with the request's role) every row stream reads
+//!   in, and the rows of a saved query or ad-hoc statement; [`pg_types`] maps the types a
+//!   statement's description names.
 //! - [`error`]: [`RowStreamError`], which keeps `sqlx::Error` inside this module.
 //! - [`migrations`]: the embedded schema migrations.
 
@@ -11,6 +14,8 @@ pub mod copy_binary;
 pub mod error;
 pub mod migrations;
 pub mod pg_decode;
+pub mod pg_types;
+pub mod read;
 pub mod rows;
 pub mod table_rows;
 
@@ -122,6 +127,29 @@ impl Database {
                 })
                 .connect_lazy_with(options);
             Ok(Database::Postgres(pool, config.pg_read))
+        }
+    }
+
+    /// The pool ad-hoc SQL and saved queries read from. PostgreSQL: this pool (each of their
+    /// transactions is `READ ONLY`). SQLite: a pool of its own whose connections are opened
+    /// read-only (`SQLITE_OPEN_READONLY`) with `PRAGMA query_only = ON`, so nothing they run
+    /// can write, whatever it is.
+    pub fn reader(&self, config: &Config) -> Result<Database, sqlx::Error> {
+        match self {
+            Database::Postgres(..) => Ok(self.clone()),
+            Database::Sqlite(_) => {
+                let options = SqliteConnectOptions::from_str(&config.database_url)?
+                    .read_only(true)
+                    .pragma("query_only", "ON")
+                    .busy_timeout(Duration::from_secs(5))
+                    .disable_statement_logging();
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(config.pool_size)
+                    .test_before_acquire(false)
+                    .acquire_timeout(config.acquire_timeout)
+                    .connect_lazy_with(options);
+                Ok(Database::Sqlite(pool))
+            }
         }
     }
 

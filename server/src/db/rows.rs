@@ -11,13 +11,15 @@
 //! notices the socket is gone, rather than the pool draining the rest of the result.
 
 use chrono::{DateTime, Utc};
-use futures_util::{Stream, TryStreamExt};
+use futures_util::{Stream, StreamExt as _, TryStreamExt};
 use shared::{Message, Timestamp};
 use sqlx::pool::PoolConnection;
 use sqlx::Postgres;
 
 use super::copy_binary::CopyBinaryDecoder;
-use super::{Connection, PgRead};
+use super::read::InTransaction;
+use super::{Connection, PgRead, RowStreamError};
+use crate::source::role::Role;
 
 /// Which rows: `id > after`, in id order, at most `limit`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -54,11 +56,40 @@ pub fn stream_rows(
     connection: Connection,
     range: RowRange,
 ) -> impl Stream<Item = Result<Message, sqlx::Error>> + Send + 'static {
+    read_range(CloseUnlessFinished::new(connection), range, false)
+}
+
+/// [`stream_rows`] in the transaction [`super::read::begin_as`] began (as the request's
+/// role), committed after the last row.
+pub fn stream_rows_in(
+    transaction: InTransaction,
+    range: RowRange,
+) -> impl Stream<Item = Result<Message, sqlx::Error>> + Send + 'static {
+    read_range(transaction.0, range, true)
+}
+
+/// [`stream_rows`], as `role` when one is given: then in a read-only transaction begun as
+/// that role ([`super::read::begin_as`]), so that its privileges decide.
+pub async fn stream_rows_as(
+    connection: Connection,
+    range: RowRange,
+    role: Option<&Role>,
+) -> Result<impl Stream<Item = Result<Message, sqlx::Error>> + Send + 'static, RowStreamError> {
+    Ok(match role {
+        None => stream_rows(connection, range).left_stream(),
+        Some(role) => stream_rows_in(super::read::begin_as(connection, role).await?, range).right_stream(),
+    })
+}
+
+fn read_range(
+    mut connection: CloseUnlessFinished,
+    range: RowRange,
+    commit: bool,
+) -> impl Stream<Item = Result<Message, sqlx::Error>> + Send + 'static {
     let after = range.after.unwrap_or(i64::MIN);
     // Past i64::MAX rows there is nothing more to limit.
     let limit = range.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
     async_stream::try_stream! {
-        let mut connection = CloseUnlessFinished::new(connection);
         let mut first_id = None;
         if limit != Some(0) {
             let head = read_rows(connection.get_mut(), after, Some(1));
@@ -78,6 +109,9 @@ pub fn stream_rows(
                     yield row;
                 }
             }
+        }
+        if commit {
+            super::table_rows::execute(connection.get_mut(), "COMMIT").await?;
         }
         connection.finished();
     }

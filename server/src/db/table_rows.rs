@@ -20,10 +20,11 @@ use sqlx::{Decode, Row, Sqlite, TypeInfo, ValueRef};
 
 use super::error::RowStreamError;
 use super::rows::CloseUnlessFinished;
-use super::{pg_decode, Connection};
+use super::{pg_decode, read, Connection};
 use crate::cell::Cell;
 use crate::source::keyset::{self, Key};
 use crate::source::query::Plan;
+use crate::source::role::Role;
 use crate::source::{BadRequest, Bind, Param, Statement};
 
 /// What a relation's row stream yields.
@@ -35,22 +36,28 @@ pub enum TableItem {
     End { cut: bool, next: Option<String> },
 }
 
-/// Streams the rows `plan` describes over `connection`.
+/// Streams the rows `plan` describes over `connection`, as `role` when given.
 pub fn stream_table(
     connection: Connection,
     plan: Plan,
+    role: Option<Role>,
 ) -> impl Stream<Item = Result<TableItem, RowStreamError>> + Send + 'static {
     async_stream::try_stream! {
         let mut connection = CloseUnlessFinished::new(connection);
         let types = plan.read_types();
-        if let Err(error) = check_params(connection.get_mut(), &plan).await {
+        let checked: Vec<Param> = plan.checked_params().into_iter().cloned().collect();
+        if let Err(error) = check_params(connection.get_mut(), &checked).await {
             if matches!(error, RowStreamError::BadValue(_)) {
                 connection.finished(); // nothing is pending on the connection
             }
             Err(error)?;
         }
-        let begin = begin_sql(connection.get_mut());
-        execute(connection.get_mut(), begin).await?;
+        if let Err(error) = read::begin(connection.get_mut(), role.as_ref()).await {
+            if matches!(error, RowStreamError::ForbiddenRole { .. }) {
+                connection.finished(); // rolled back: the connection is clean
+            }
+            Err(error)?;
+        }
         let limit = plan.request.limit;
         let keyed = plan.request.keyed();
         let visible = plan.visible();
@@ -101,13 +108,6 @@ pub fn stream_table(
     }
 }
 
-fn begin_sql(connection: &Connection) -> &'static str {
-    match connection {
-        Connection::Postgres(..) => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-        Connection::Sqlite(_) => "BEGIN",
-    }
-}
-
 fn key_params(plan: &Plan, keys: &[Cell]) -> Result<Vec<Option<Param>>, BadRequest> {
     let req = &plan.request;
     req.order
@@ -117,23 +117,23 @@ fn key_params(plan: &Plan, keys: &[Cell]) -> Result<Vec<Option<Param>>, BadReque
         .collect()
 }
 
-async fn execute(connection: &mut Connection, sql: &'static str) -> Result<(), sqlx::Error> {
+pub(super) async fn execute(connection: &mut Connection, sql: &'static str) -> Result<(), sqlx::Error> {
     match connection {
         Connection::Postgres(conn, _) => sqlx::query(sql).execute(&mut **conn).await.map(drop),
         Connection::Sqlite(conn) => sqlx::query(sql).execute(&mut **conn).await.map(drop),
     }
 }
 
-/// Lets PostgreSQL parse the request's text parameters once (`SELECT CAST($1 AS date), …`)
+/// Lets PostgreSQL parse a request's text parameters once (`SELECT CAST($1 AS date), …`)
 /// before anything runs; a value it rejects is a 400 naming its parameter.
-async fn check_params(connection: &mut Connection, plan: &Plan) -> Result<(), RowStreamError> {
+pub(super) async fn check_params(connection: &mut Connection, params: &[Param]) -> Result<(), RowStreamError> {
     let Connection::Postgres(conn, _) = connection else {
         return Ok(());
     };
-    let params = plan.checked_params();
     if params.is_empty() {
         return Ok(());
     }
+    let params: Vec<&Param> = params.iter().collect();
     let all = Plan::check_statement(&params);
     match bind_pg(sqlx::query(&all.sql), &all.params).execute(&mut **conn).await {
         Ok(_) => return Ok(()),
@@ -175,6 +175,7 @@ fn bind_pg<'q>(mut query: PgQuery<'q>, params: &[Param]) -> PgQuery<'q> {
             Bind::F64(v) => query.bind(*v),
             Bind::Text(v) => query.bind(v.clone()),
             Bind::Bytes(v) => query.bind(v.clone()),
+            Bind::Null => query.bind(None::<String>),
         };
     }
     query
@@ -191,13 +192,14 @@ fn bind_sqlite<'q>(mut query: SqliteQuery<'q>, params: &[Param]) -> SqliteQuery<
             Bind::F64(v) => query.bind(*v),
             Bind::Text(v) => query.bind(v.clone()),
             Bind::Bytes(v) => query.bind(v.clone()),
+            Bind::Null => query.bind(None::<String>),
         };
     }
     query
 }
 
 /// Runs one statement and decodes its rows as they arrive.
-fn fetch<'c>(
+pub(super) fn fetch<'c>(
     connection: &'c mut Connection,
     statement: &'c Statement,
     types: &'c [ColumnType],

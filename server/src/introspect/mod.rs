@@ -21,6 +21,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use shared::Relation;
 
 use crate::db::Database;
+use crate::source::role::Role;
 
 /// Tables rowstream keeps for itself and never serves.
 const INTERNAL_TABLES: [&str; 2] = ["_sqlx_migrations", "_rowstream_hits"];
@@ -51,6 +52,8 @@ pub enum IntrospectError {
     Database(#[from] sqlx::Error),
     #[error("bad glob {pattern:?}: {source}")]
     Glob { pattern: String, source: globset::Error },
+    #[error("role {role:?} cannot be assumed: {message}")]
+    ForbiddenRole { role: String, message: String },
 }
 
 /// A served relation: its public schema, and how SQL names it.
@@ -164,6 +167,21 @@ impl CatalogHandle {
         }
         tracing::debug!(relations = catalog.tables.len(), "catalog re-read");
         Ok(catalog)
+    }
+
+    /// The served relations `role` may read (`--jwt-role-claim`; PostgreSQL): what
+    /// `/api/tables` lists for a token with that role.
+    pub async fn readable_by(&self, role: &Role) -> Result<Vec<Arc<TableDef>>, IntrospectError> {
+        let Database::Postgres(pool, _) = &self.db else {
+            return Ok(self.current().tables.clone());
+        };
+        let readable = postgres::readable(pool, role, &self.settings.schemas).await?;
+        let current = self.current();
+        let tables = current.tables.iter().filter(|t| {
+            let schema = t.schema.as_deref().unwrap_or_default();
+            readable.iter().any(|(s, name)| s == schema && *name == t.table)
+        });
+        Ok(tables.cloned().collect())
     }
 
     /// The relation named `name`; an unknown name re-reads the catalog first (at most once

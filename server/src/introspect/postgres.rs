@@ -6,9 +6,10 @@
 use std::collections::HashMap;
 
 use shared::{Column, ColumnType, Relation, RelationKind};
-use sqlx::PgPool;
+use sqlx::{Executor as _, PgPool};
 
-use super::TableDef;
+use super::{IntrospectError, TableDef};
+use crate::source::role::Role;
 
 const COLUMNS_SQL: &str = "\
 SELECT n.nspname::text, c.relname::text, c.relkind::text, a.attname::text, a.attnotnull,
@@ -35,6 +36,14 @@ JOIN information_schema.key_column_usage k
  AND k.table_schema = c.table_schema AND k.table_name = c.table_name
 WHERE c.constraint_type = 'PRIMARY KEY' AND c.table_schema = ANY($1)
 ORDER BY k.table_schema, k.table_name, k.ordinal_position";
+
+/// The relations of the served schemas that the current role may read (some column of).
+const READABLE_SQL: &str = "\
+SELECT n.nspname::text, c.relname::text
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname = ANY($1)
+  AND has_any_column_privilege(c.oid, 'SELECT')";
 
 type ColumnRow =
     (String, String, String, String, bool, String, String, String, i64, String, String, i64, String, String);
@@ -104,6 +113,29 @@ pub async fn load(pool: &PgPool, schemas: &[String]) -> Result<Vec<TableDef>, sq
     Ok(tables)
 }
 
+/// `(schema, name)` of the relations of `schemas` that `role` may read, asked as that role
+/// (in a transaction that is rolled back). A role that cannot be assumed is
+/// [`IntrospectError::ForbiddenRole`].
+pub async fn readable(
+    pool: &PgPool,
+    role: &Role,
+    schemas: &[String],
+) -> Result<Vec<(String, String)>, IntrospectError> {
+    let mut transaction = pool.begin().await?;
+    let set_role = role.set_local_sql();
+    if let Err(error) = (&mut *transaction).execute(sqlx::raw_sql(&set_role)).await {
+        return Err(match error {
+            sqlx::Error::Database(e) => {
+                IntrospectError::ForbiddenRole { role: role.name().to_owned(), message: e.message().to_owned() }
+            }
+            other => other.into(),
+        });
+    }
+    let readable = sqlx::query_as(READABLE_SQL).bind(schemas).fetch_all(&mut *transaction).await?;
+    transaction.rollback().await?;
+    Ok(readable)
+}
+
 /// A non-array type by its `pg_type` name (`cast` is `format_type`'s spelling, which names
 /// an enum the way SQL must).
 fn scalar_type(typname: &str, typtype: &str, oid: i64, cast: &str, enums: &HashMap<i64, Vec<String>>) -> ColumnType {
@@ -111,24 +143,5 @@ fn scalar_type(typname: &str, typtype: &str, oid: i64, cast: &str, enums: &HashM
         let name = cast.trim_end_matches("[]").to_owned();
         return ColumnType::Enum { name, labels: enums.get(&oid).cloned().unwrap_or_default() };
     }
-    match typname {
-        "int2" => ColumnType::Int2,
-        "int4" => ColumnType::Int4,
-        "int8" => ColumnType::Int8,
-        "float4" => ColumnType::Float4,
-        "float8" => ColumnType::Float8,
-        "numeric" => ColumnType::Numeric,
-        "bool" => ColumnType::Bool,
-        "text" | "varchar" | "bpchar" | "name" | "citext" => ColumnType::Text,
-        "bytea" => ColumnType::Bytea,
-        "date" => ColumnType::Date,
-        "time" => ColumnType::Time,
-        "timestamp" => ColumnType::Timestamp,
-        "timestamptz" => ColumnType::Timestamptz,
-        "interval" => ColumnType::Interval,
-        "uuid" => ColumnType::Uuid,
-        "json" => ColumnType::Json,
-        "jsonb" => ColumnType::Jsonb,
-        other => ColumnType::Other(other.to_owned()),
-    }
+    ColumnType::from_postgres_name(typname)
 }

@@ -5,6 +5,8 @@
 //! | `GET /standard`, `GET /chunked` | [`seed_api`] | JWT |
 //! | `GET /api/messages` | [`messages`] | JWT |
 //! | `GET /api/tables`, `/api/tables/{name}`, `/api/tables/{name}/rows` | [`tables`] | JWT |
+//! | `GET /api/queries`, `/api/queries/{name}`, `/api/queries/{name}/rows` | [`queries`] | JWT |
+//! | `POST /api/sql` (`--allow-sql`) | [`sql`] | JWT |
 //! | `GET /healthz`, `GET /metrics` | [`health`] | none |
 //! | `GET /hello` | [`hello`] | none |
 //! | `POST /demo1/{name}`, `POST /greet` | [`forms`] | JWT |
@@ -19,7 +21,9 @@ pub mod health;
 pub mod hello;
 pub mod hit;
 pub mod messages;
+pub mod queries;
 pub mod seed_api;
+pub mod sql;
 pub mod tables;
 pub mod viewer;
 
@@ -27,19 +31,27 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{middleware, Router};
+use futures_util::Stream;
+use shared::{Format, Mode};
 use tower_http::trace::TraceLayer;
+use tracing::Instrument;
 
 use crate::auth::{require_jwt, JwtKeys};
-use crate::db::Database;
+use crate::body;
+use crate::db::table_rows::TableItem;
+use crate::db::{Database, RowStreamError};
 use crate::error::AppError;
 use crate::form::FormLimits;
 use crate::hits::HitCounter;
 use crate::introspect::CatalogHandle;
 use crate::metrics::Metrics;
+use crate::source::saved::SavedQueryDef;
 use crate::static_files::{self, StaticError, StaticSettings};
 use crate::upstream::Upstream;
+use crate::wire::TableEncoder;
 
 /// What every handler may need; cheap to clone.
 #[derive(Debug, Clone)]
@@ -56,6 +68,12 @@ pub struct AppState {
     /// The kept client for `/demo2`; `None` when no `--upstream-url` is set.
     pub upstream: Option<Upstream>,
     pub hits: HitCounter,
+    /// Where saved queries and ad-hoc SQL read (SQLite: a read-only pool of its own).
+    pub reader: Database,
+    /// The saved queries of the settings file.
+    pub queries: Arc<Vec<SavedQueryDef>>,
+    /// Whether `POST /api/sql` is served (`--allow-sql`).
+    pub allow_sql: bool,
 }
 
 impl FromRef<AppState> for FormLimits {
@@ -85,6 +103,10 @@ pub fn router(state: AppState, dist: Option<&Path>, statics: &StaticSettings) ->
         .route("/api/tables", get(tables::list))
         .route("/api/tables/{name}", get(tables::describe))
         .route("/api/tables/{name}/rows", get(tables::rows))
+        .route("/api/queries", get(queries::list))
+        .route("/api/queries/{name}", get(queries::one))
+        .route("/api/queries/{name}/rows", get(queries::rows))
+        .route("/api/sql", post(sql::sql))
         .route("/demo1/{name}", post(forms::demo1))
         .route("/greet", post(forms::greet))
         .route("/demo2", post(demo2::demo2))
@@ -99,6 +121,29 @@ pub fn router(state: AppState, dist: Option<&Path>, statics: &StaticSettings) ->
         .method_not_allowed_fallback(method_not_allowed);
     let router = static_files::mount_all(router, statics)?;
     Ok(router.fallback_service(viewer::service(dist)).layer(TraceLayer::new_for_http()).with_state(state))
+}
+
+/// A relation's or a query's row stream as the response, in `format` and `mode`.
+pub(crate) async fn rows_response<S>(
+    state: &AppState,
+    rows: S,
+    names: Vec<String>,
+    format: Format,
+    mode: Mode,
+    batch: Option<u32>,
+    span: tracing::Span,
+) -> Result<Response, AppError>
+where
+    S: Stream<Item = Result<TableItem, RowStreamError>> + Send + 'static,
+{
+    let encoder = move |capacity| TableEncoder::new(format, names, capacity);
+    match mode {
+        Mode::Stream => {
+            let batch = batch.unwrap_or(state.batch_size);
+            body::streamed_with(rows, encoder, batch, state.metrics.clone()).instrument(span).await
+        }
+        Mode::Buffered => body::buffered_with(rows, encoder, state.metrics.clone()).instrument(span).await,
+    }
 }
 
 /// A known path with another method: 405 with the JSON error body, like every 4xx.

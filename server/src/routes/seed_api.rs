@@ -7,21 +7,32 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 
 use super::AppState;
+use crate::auth::RequestRole;
 use crate::body;
-use crate::db::rows::stream_rows;
+use crate::db::rows::stream_rows_as;
 use crate::encode::BodyFormat;
 use crate::error::AppError;
 use crate::params::{parse_seed, SeedEndpoint};
 
-pub async fn standard(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response, AppError> {
+pub async fn standard(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    role: RequestRole,
+) -> Result<Response, AppError> {
     let params = parse_seed(query.as_deref(), SeedEndpoint::Standard)?;
     let connection = state.db.acquire().await?;
-    body::buffered(stream_rows(connection, params.range), BodyFormat::SeedLines, state.metrics).await
+    let rows = stream_rows_as(connection, params.range, role.0.as_ref()).await?;
+    body::buffered(rows, BodyFormat::SeedLines, state.metrics).await
 }
 
-pub async fn chunked(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response, AppError> {
+pub async fn chunked(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    role: RequestRole,
+) -> Result<Response, AppError> {
     let params = parse_seed(query.as_deref(), SeedEndpoint::Chunked)?;
     let connection = state.db.acquire().await?;
     let batch = params.batch.unwrap_or(state.batch_size);
-    body::streamed(stream_rows(connection, params.range), BodyFormat::SeedLines, batch, state.metrics).await
+    let rows = stream_rows_as(connection, params.range, role.0.as_ref()).await?;
+    body::streamed(rows, BodyFormat::SeedLines, batch, state.metrics).await
 }

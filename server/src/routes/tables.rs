@@ -6,26 +6,49 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Json;
-use shared::{Mode, Relation};
+use shared::Relation;
 use tracing::Instrument;
 
-use super::AppState;
-use crate::body;
+use super::{rows_response, AppState};
+use crate::auth::RequestRole;
 use crate::db::table_rows::stream_table;
 use crate::error::AppError;
+use crate::introspect::{IntrospectError, TableDef};
 use crate::params::parse_table;
 use crate::source::query::Plan;
 use crate::source::request::{RowsQuery, RowsRequest};
+use crate::source::role::Role;
 use crate::source::Dialect;
-use crate::wire::TableEncoder;
 
-pub async fn list(State(state): State<AppState>) -> Json<Vec<Relation>> {
-    Json(state.catalog.current().relations())
+/// Every served relation; with a role (`--jwt-role-claim`), those it may read.
+pub async fn list(State(state): State<AppState>, role: RequestRole) -> Result<Json<Vec<Relation>>, AppError> {
+    let relations = match &role.0 {
+        None => state.catalog.current().relations(),
+        Some(role) => readable(&state, role).await?.iter().map(|t| t.relation.clone()).collect(),
+    };
+    Ok(Json(relations))
 }
 
-pub async fn describe(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Relation>, AppError> {
-    let table = state.catalog.get(&name).await?.ok_or(AppError::UnknownRelation(name))?;
+/// One served relation; with a role, a relation it may not read is unknown (404).
+pub async fn describe(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    role: RequestRole,
+) -> Result<Json<Relation>, AppError> {
+    let table = state.catalog.get(&name).await?.ok_or_else(|| AppError::UnknownRelation(name.clone()))?;
+    if let Some(role) = &role.0 {
+        if !readable(&state, role).await?.iter().any(|t| t.relation.name == name) {
+            return Err(AppError::UnknownRelation(name));
+        }
+    }
     Ok(Json(table.relation.clone()))
+}
+
+async fn readable(state: &AppState, role: &Role) -> Result<Vec<std::sync::Arc<TableDef>>, AppError> {
+    state.catalog.readable_by(role).await.map_err(|error| match error {
+        IntrospectError::ForbiddenRole { .. } => AppError::ForbiddenRole(error.to_string()),
+        other => other.into(),
+    })
 }
 
 pub async fn rows(
@@ -33,6 +56,7 @@ pub async fn rows(
     Path(name): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    role: RequestRole,
 ) -> Result<Response, AppError> {
     let params = parse_table(query.as_deref(), &headers)?;
     let table = state.catalog.get(&name).await?.ok_or_else(|| AppError::UnknownRelation(name.clone()))?;
@@ -49,14 +73,8 @@ pub async fn rows(
     let plan = Plan::new(request);
     let span = tracing::info_span!("table_rows", relation = %name, format = %params.format, mode = %params.mode);
     let connection = state.db.acquire().instrument(span.clone()).await?;
-    let rows = stream_table(connection, plan);
-    let format = params.format;
-    let encoder = move |capacity| TableEncoder::new(format, names, capacity);
-    let batch = params.batch.unwrap_or(state.batch_size);
-    let response = match params.mode {
-        Mode::Stream => body::streamed_with(rows, encoder, batch, state.metrics.clone()).instrument(span).await,
-        Mode::Buffered => body::buffered_with(rows, encoder, state.metrics.clone()).instrument(span).await,
-    };
+    let rows = stream_table(connection, plan, role.0);
+    let response = rows_response(&state, rows, names, params.format, params.mode, params.batch, span).await;
     if let Err(error) = &response {
         if error.is_schema_drift() {
             // The relation changed since it was read: the next request sees it as it is now.

@@ -13,14 +13,28 @@
 //! - [`keyset`]: resume tokens and the "strictly after this row" predicate.
 //! - [`request`]: the whole request, parsed.
 //! - [`query`]: the SELECT statements (head, bulk) and the parameter check.
+//!
+//! Queries that are not relations:
+//! - [`placeholder`]: `:name` placeholders numbered (`$1`, `?1`), one statement only.
+//! - [`read_only`]: whether ad-hoc SQL is one read-only query (sqlparser), before it runs.
+//! - [`saved`]: saved queries from the settings file, and a request's parameters for one.
+//! - [`adhoc`]: `POST /api/sql`'s statement and JSON parameters.
+//! - [`wrapped`]: the statement that reads any query's rows (a subquery with a `LIMIT`).
+//! - [`role`]: `SET LOCAL ROLE` for the request's role (`--jwt-role-claim`).
 
+pub mod adhoc;
 pub mod filter;
 pub mod keyset;
 pub mod order;
+pub mod placeholder;
 pub mod query;
 pub mod quote;
+pub mod read_only;
 pub mod request;
+pub mod role;
+pub mod saved;
 pub mod value;
+pub mod wrapped;
 
 /// Which SQL the statements are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +54,8 @@ pub enum Bind {
     F64(f64),
     Text(String),
     Bytes(Vec<u8>),
+    /// SQL NULL (an ad-hoc statement's `null` parameter).
+    Null,
 }
 
 /// A bound parameter: its value, the type its text is cast to in SQL (PostgreSQL), whether
@@ -52,6 +68,18 @@ pub struct Param {
     pub cast: Option<String>,
     pub check: bool,
     pub origin: String,
+}
+
+impl Param {
+    /// Whether PostgreSQL must parse this text parameter before the query runs.
+    pub fn needs_check(&self) -> bool {
+        self.check && self.cast.is_some()
+    }
+}
+
+/// The parameters among `params` that PostgreSQL must parse first ([`Param::needs_check`]).
+pub fn checked(params: &[Param]) -> Vec<Param> {
+    params.iter().filter(|p| p.needs_check()).cloned().collect()
 }
 
 /// A statement and its parameters, numbered in order (`$1`, `?1`, …).

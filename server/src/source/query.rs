@@ -66,7 +66,7 @@ impl Plan {
             Condition::Like { .. } | Condition::Is(_) => Vec::new(),
         });
         let after = self.request.after.iter().flatten().flatten();
-        filters.chain(after).filter(|p| p.check && p.cast.is_some()).collect()
+        filters.chain(after).filter(|p| p.needs_check()).collect()
     }
 
     /// `SELECT CAST($1 AS t1), …` over the given parameters: parses them, reads nothing.
@@ -96,13 +96,7 @@ impl Plan {
             }
             w.sql.push_str(&quote::ident(&columns[*c].name));
             if req.dialect == Dialect::Postgres {
-                match &columns[*c].column_type {
-                    ColumnType::Numeric | ColumnType::Other(_) => w.sql.push_str("::text"),
-                    ColumnType::Array(element) if matches!(**element, ColumnType::Numeric) => {
-                        w.sql.push_str("::text[]")
-                    }
-                    _ => {}
-                }
+                w.sql.push_str(text_cast(&columns[*c].column_type));
             }
         }
         w.sql.push_str(" FROM ");
@@ -209,6 +203,16 @@ impl Plan {
         } else {
             format!("({})", terms.join(" OR "))
         }
+    }
+}
+
+/// The cast a PostgreSQL column is read through: types whose binary form rowstream does not
+/// decode are read as text (`numeric` keeps every digit that way).
+pub fn text_cast(column_type: &ColumnType) -> &'static str {
+    match column_type {
+        ColumnType::Numeric | ColumnType::Other(_) => "::text",
+        ColumnType::Array(element) if matches!(**element, ColumnType::Numeric) => "::text[]",
+        _ => "",
     }
 }
 

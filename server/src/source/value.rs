@@ -15,14 +15,28 @@ use crate::introspect::TableDef;
 /// Parses `text` as a value of column `column` of `table`; errors name `origin`.
 pub fn parse(dialect: Dialect, table: &TableDef, column: usize, text: &str, origin: &str) -> Result<Param, BadRequest> {
     let col = &table.relation.columns[column];
-    let cast = table.cast_types.get(column).cloned().filter(|c| !c.is_empty());
-    let bad = |what: &str| {
-        BadRequest::new(origin, format!("{origin}: {text:?} is not {what} (column {:?} is {})", col.name, col.sql_type))
-    };
+    let cast = table.cast_types.get(column).map(String::as_str).filter(|c| !c.is_empty());
+    let described = format!("column {:?} is {}", col.name, col.sql_type);
+    parse_as(dialect, &col.column_type, cast, text, origin, &described)
+}
+
+/// Parses `text` as a value of type `column_type`, cast to `cast` in SQL (PostgreSQL);
+/// errors name `origin` and say what the value should be (`described`: "column \"x\" is
+/// integer", "parameter min is numeric").
+pub fn parse_as(
+    dialect: Dialect,
+    column_type: &ColumnType,
+    cast: Option<&str>,
+    text: &str,
+    origin: &str,
+    described: &str,
+) -> Result<Param, BadRequest> {
+    let cast = cast.map(str::to_owned);
+    let bad = |what: &str| BadRequest::new(origin, format!("{origin}: {text:?} is not {what} ({described})"));
     let native = |bind| Ok(Param { bind, cast: None, check: false, origin: origin.to_owned() });
     let as_text =
         |check| Ok(Param { bind: Bind::Text(text.to_owned()), cast: cast.clone(), check, origin: origin.to_owned() });
-    match (&col.column_type, dialect) {
+    match (column_type, dialect) {
         (ColumnType::Int2, _) => native(Bind::I16(text.parse().map_err(|_| bad("a 16-bit integer"))?)),
         (ColumnType::Int4, _) => native(Bind::I32(text.parse().map_err(|_| bad("a 32-bit integer"))?)),
         (ColumnType::Int8, _) => native(Bind::I64(text.parse().map_err(|_| bad("a 64-bit integer"))?)),
@@ -48,14 +62,56 @@ pub fn parse(dialect: Dialect, table: &TableDef, column: usize, text: &str, orig
             }
         }
         (ColumnType::SqliteInteger | ColumnType::SqliteReal, _) => match text.parse::<i64>() {
-            Ok(i) if col.column_type == ColumnType::SqliteInteger => native(Bind::I64(i)),
+            Ok(i) if *column_type == ColumnType::SqliteInteger => native(Bind::I64(i)),
             _ => native(Bind::F64(parse_float(text).ok_or_else(|| bad("a number"))?)),
         },
         (ColumnType::SqliteText, _) => native(Bind::Text(text.to_owned())),
         (ColumnType::SqliteNumeric | ColumnType::SqliteBlob, _) => native(dynamic(text)),
+        // A number on SQLite (a saved query's numeric parameter): bound as a number, so
+        // that it compares as one whatever the other side's affinity.
+        (ColumnType::Numeric, Dialect::Sqlite) => match dynamic(text) {
+            Bind::Text(_) => Err(bad("a number")),
+            number => native(number),
+        },
         (_, Dialect::Sqlite) => native(Bind::Text(text.to_owned())),
         (_, Dialect::Postgres) => as_text(true),
     }
+}
+
+/// A parameter type as written in the settings file: the type names of the wire form
+/// (`int8`, `numeric`, `timestamptz`, …), common SQL spellings of them (`bigint`,
+/// `integer`, `boolean`, `double precision`, `varchar`, …), and `T[]` for an array of `T`
+/// (PostgreSQL). Returns the type and the name its text is cast to in PostgreSQL.
+pub fn param_type(name: &str) -> Option<(ColumnType, String)> {
+    let name = name.trim().to_ascii_lowercase();
+    if let Some(element) = name.strip_suffix("[]") {
+        let (element, cast) = param_type(element)?;
+        if matches!(element, ColumnType::Array(_)) {
+            return None;
+        }
+        return Some((ColumnType::Array(Box::new(element)), format!("{cast}[]")));
+    }
+    let typname = match name.as_str() {
+        "int2" | "smallint" => "int2",
+        "int4" | "int" | "integer" => "int4",
+        "int8" | "bigint" => "int8",
+        "float4" | "real" => "float4",
+        "float8" | "double precision" | "double" => "float8",
+        "numeric" | "decimal" => "numeric",
+        "bool" | "boolean" => "bool",
+        "text" | "varchar" | "character varying" | "string" => "text",
+        "bytea" | "blob" => "bytea",
+        "date" => "date",
+        "time" => "time",
+        "timestamp" => "timestamp",
+        "timestamptz" | "timestamp with time zone" => "timestamptz",
+        "interval" => "interval",
+        "uuid" => "uuid",
+        "json" => "json",
+        "jsonb" => "jsonb",
+        _ => return None,
+    };
+    Some((ColumnType::from_postgres_name(typname), typname.to_owned()))
 }
 
 /// What SQLite's NUMERIC affinity makes of a text: an integer, a real, or the text
@@ -131,5 +187,38 @@ mod tests {
         assert!(is_uuid("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"));
         assert!(!is_uuid("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1"));
         assert!(!is_uuid("'; drop table x; --"));
+    }
+
+    #[test]
+    fn parameter_types_by_name() {
+        assert_eq!(param_type("BigInt"), Some((ColumnType::Int8, "int8".into())));
+        assert_eq!(param_type("double precision"), Some((ColumnType::Float8, "float8".into())));
+        assert_eq!(
+            param_type("numeric[]"),
+            Some((ColumnType::Array(Box::new(ColumnType::Numeric)), "numeric[]".into()))
+        );
+        assert_eq!(param_type("int4[][]"), None);
+        assert_eq!(param_type("point"), None);
+        assert_eq!(param_type("text; drop table x"), None);
+    }
+
+    #[test]
+    fn values_are_parsed_by_type_and_name_their_parameter() {
+        let p = parse_as(
+            Dialect::Postgres,
+            &ColumnType::Numeric,
+            Some("numeric"),
+            "1.5",
+            "min",
+            "parameter min is numeric",
+        )
+        .unwrap();
+        assert_eq!((p.bind, p.cast.as_deref(), p.check), (Bind::Text("1.5".into()), Some("numeric"), true));
+        let bad =
+            parse_as(Dialect::Postgres, &ColumnType::Int8, Some("int8"), "x", "n", "parameter n is int8").unwrap_err();
+        assert_eq!(bad.parameter, "n");
+        assert!(bad.message.contains("parameter n is int8"), "{}", bad.message);
+        assert_eq!(parse_as(Dialect::Sqlite, &ColumnType::Numeric, None, "2", "n", "").unwrap().bind, Bind::I64(2));
+        assert!(parse_as(Dialect::Sqlite, &ColumnType::Numeric, None, "abc", "n", "").is_err());
     }
 }

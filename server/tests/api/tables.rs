@@ -78,7 +78,7 @@ pub async fn assert_bad(app: &TestApp, path: &str, parameter: &str) {
     assert_eq!(body["error"]["parameter"], parameter, "{path}: {body}");
 }
 
-const PG_ALL_TYPES: &str = r#"
+pub const PG_ALL_TYPES: &str = r#"
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE TABLE all_types (
   id int8 PRIMARY KEY, i2 int2, i4 int4, f4 float4, f8 float8, n numeric, b bool, t text,
