@@ -12,7 +12,7 @@ pub enum AppError {
     BadParameter { parameter: String, message: String },
     #[error("{0}")]
     Unauthorized(String),
-    #[error("none of the accepted media types can be produced; use one of application/x-ndjson, text/csv, application/json, text/plain")]
+    #[error("none of the accepted media types can be produced; use one of application/x-ndjson, text/csv, application/json, text/plain, application/vnd.apache.arrow.stream")]
     NotAcceptable,
     #[error("no such endpoint: {0}")]
     NotFound(String),
@@ -46,6 +46,8 @@ pub enum AppError {
     Internal,
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(axum::http::Method),
+    #[error("the query sent no row within {0:?} (--first-row-timeout); it was stopped")]
+    QueryTimeout(std::time::Duration),
 }
 
 /// `Retry-After` (seconds) on a 503 for an unreachable database: the pool reconnects by itself.
@@ -78,6 +80,7 @@ impl AppError {
             AppError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::QueryTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -101,6 +104,7 @@ impl AppError {
             AppError::DatabaseUnavailable(_) => ErrorBody::new(ErrorCode::DatabaseUnavailable, self.to_string()),
             AppError::Internal => ErrorBody::new(ErrorCode::Internal, self.to_string()),
             AppError::MethodNotAllowed(_) => ErrorBody::new(ErrorCode::MethodNotAllowed, self.to_string()),
+            AppError::QueryTimeout(_) => ErrorBody::new(ErrorCode::QueryTimeout, self.to_string()),
         }
     }
 

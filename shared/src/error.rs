@@ -38,6 +38,8 @@ pub enum ErrorCode {
     DatabaseUnavailable,
     /// The path exists but not for this method (e.g. `POST /`).
     MethodNotAllowed,
+    /// The database sent no first row within `--first-row-timeout`; the query was stopped.
+    QueryTimeout,
     /// A code this build does not know yet (a newer server).
     #[serde(other)]
     Unknown,
@@ -61,6 +63,7 @@ impl ErrorCode {
             ErrorCode::UriTooLong => "uri_too_long",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::QueryTimeout => "query_timeout",
             ErrorCode::Unknown => "unknown",
         }
     }

@@ -25,6 +25,7 @@ pub mod viewer;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::FromRef;
 use axum::routing::{get, post};
@@ -32,6 +33,7 @@ use axum::{middleware, Router};
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{require_jwt, JwtKeys};
+use crate::body::StreamSettings;
 use crate::db::Database;
 use crate::error::AppError;
 use crate::form::FormLimits;
@@ -49,6 +51,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Rows per chunk when a request does not say.
     pub batch_size: u32,
+    /// The most rows one response sends (`--max-rows`); `None`: no cap.
+    pub max_rows: Option<u64>,
+    /// How long a query may take to send its first row (`--first-row-timeout`).
+    pub first_row_timeout: Duration,
     /// The served relations (introspected; re-read when a name is unknown).
     pub catalog: Arc<CatalogHandle>,
     /// How much of a request body the form routes and `/demo2` read.
@@ -56,6 +62,21 @@ pub struct AppState {
     /// The kept client for `/demo2`; `None` when no `--upstream-url` is set.
     pub upstream: Option<Upstream>,
     pub hits: HitCounter,
+}
+
+impl AppState {
+    /// What the response bodies need: metrics and the first-row timeout.
+    pub fn stream_settings(&self) -> StreamSettings {
+        StreamSettings { metrics: self.metrics.clone(), first_row_timeout: self.first_row_timeout }
+    }
+
+    /// The rows a request may get: its `limit`, and never more than `--max-rows`.
+    pub fn row_limit(&self, limit: Option<u64>) -> Option<u64> {
+        match (limit, self.max_rows) {
+            (Some(limit), Some(cap)) => Some(limit.min(cap)),
+            (limit, cap) => limit.or(cap),
+        }
+    }
 }
 
 impl FromRef<AppState> for FormLimits {

@@ -16,12 +16,13 @@ use crate::params::{parse_seed, SeedEndpoint};
 pub async fn standard(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response, AppError> {
     let params = parse_seed(query.as_deref(), SeedEndpoint::Standard)?;
     let connection = state.db.acquire().await?;
-    body::buffered(stream_rows(connection, params.range), BodyFormat::SeedLines, state.metrics).await
+    body::buffered(stream_rows(connection, params.range), BodyFormat::SeedLines, &state.stream_settings()).await
 }
 
 pub async fn chunked(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response, AppError> {
     let params = parse_seed(query.as_deref(), SeedEndpoint::Chunked)?;
     let connection = state.db.acquire().await?;
     let batch = params.batch.unwrap_or(state.batch_size);
-    body::streamed(stream_rows(connection, params.range), BodyFormat::SeedLines, batch, state.metrics).await
+    let settings = state.stream_settings();
+    body::streamed(stream_rows(connection, params.range), BodyFormat::SeedLines, batch, &settings).await
 }

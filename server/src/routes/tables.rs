@@ -1,12 +1,12 @@
 //! `GET /api/tables`, `GET /api/tables/{name}` (the served relations and their schema) and
 //! `GET /api/tables/{name}/rows` (their rows: `select`, PostgREST filters, `order`, keyset
-//! `after`, `limit`, in every format and mode).
+//! `after`, `limit` (never more than `--max-rows`), in every format and mode).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Json;
-use shared::{Mode, Relation};
+use shared::{Column, Mode, Relation};
 use tracing::Instrument;
 
 use super::AppState;
@@ -42,20 +42,23 @@ pub async fn rows(
         order: params.order.as_deref(),
         after: params.after.as_deref(),
         filters: params.filters.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
-        limit: params.limit,
+        limit: state.row_limit(params.limit),
     };
     let request = RowsRequest::parse(dialect, table, &rows_query)?;
-    let names: Vec<String> = request.select.iter().map(|c| request.table.relation.columns[*c].name.clone()).collect();
+    let relation = &request.table.relation;
+    let columns: Vec<Column> = request.select.iter().map(|c| relation.columns[*c].clone()).collect();
+    let primary_key = relation.primary_key.clone();
     let plan = Plan::new(request);
     let span = tracing::info_span!("table_rows", relation = %name, format = %params.format, mode = %params.mode);
     let connection = state.db.acquire().instrument(span.clone()).await?;
     let rows = stream_table(connection, plan);
     let format = params.format;
-    let encoder = move |capacity| TableEncoder::new(format, names, capacity);
     let batch = params.batch.unwrap_or(state.batch_size);
+    let encoder = move |capacity| TableEncoder::new(format, &columns, &primary_key, batch, capacity);
+    let settings = state.stream_settings();
     let response = match params.mode {
-        Mode::Stream => body::streamed_with(rows, encoder, batch, state.metrics.clone()).instrument(span).await,
-        Mode::Buffered => body::buffered_with(rows, encoder, state.metrics.clone()).instrument(span).await,
+        Mode::Stream => body::streamed_with(rows, encoder, batch, &settings).instrument(span).await,
+        Mode::Buffered => body::buffered_with(rows, encoder, &settings).instrument(span).await,
     };
     if let Err(error) = &response {
         if error.is_schema_drift() {

@@ -3,11 +3,13 @@
 //! Each test gets its own SQLite file or PostgreSQL schema. A PostgreSQL that cannot be
 //! reached fails the tests: nothing here skips.
 
+mod arrow;
 mod auth;
 mod browser;
 mod demo2;
 mod embedded_viewer;
 mod faults;
+mod first_row_timeout;
 mod formats;
 mod forms;
 mod helpers;
@@ -18,6 +20,7 @@ mod load;
 mod params;
 mod pg_faults;
 mod properties;
+mod row_cap;
 mod seed_api;
 mod shutdown;
 mod sqlite_faults;
