@@ -8,8 +8,14 @@
 //!
 //! [`buffered`]: the baseline. The whole result is collected, then encoded, then sent with a
 //! `Content-Length`, as the seed API's "standard" endpoint did.
+//!
+//! Both wait at most [`StreamSettings::first_row_timeout`] for the first item of the row
+//! stream (before the status line): a query that sends nothing by then is dropped, which
+//! closes its connection and so stops it, and the answer is a 504 `query_timeout`. Only that
+//! wait is timed: once a row came, a slow reader is never cut.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -17,9 +23,26 @@ use axum::response::Response;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use shared::Message;
 
+use crate::db::rows::MessageItem;
 use crate::encode::{BodyFormat, ChunkEncoder, Encoder};
 use crate::error::AppError;
 use crate::metrics::{Metrics, StreamOutcome, StreamTracker};
+
+/// What every body needs from the server: its metrics and how long a query may take to
+/// send its first row.
+#[derive(Debug, Clone)]
+pub struct StreamSettings {
+    pub metrics: Arc<Metrics>,
+    pub first_row_timeout: Duration,
+}
+
+/// Waits for the row stream's first item, at most `timeout`.
+async fn first_item<S, T, X>(rows: &mut S, timeout: Duration) -> Result<Option<Result<T, X>>, AppError>
+where
+    S: Stream<Item = Result<T, X>> + Unpin,
+{
+    tokio::time::timeout(timeout, rows.next()).await.map_err(|_| AppError::QueryTimeout(timeout))
+}
 
 /// How long a stream pauses after sending its first row, before the bulk (see `streamed`).
 const FIRST_ROW_HEADSTART: std::time::Duration = std::time::Duration::from_millis(1);
@@ -41,11 +64,17 @@ pub struct StreamAborted {
 
 /// Streams `rows` as they come. The query's first row (or its error) is awaited before the
 /// status line, so a query that fails at once still gets a proper error status.
-pub async fn streamed<S>(rows: S, format: BodyFormat, batch: u32, metrics: Arc<Metrics>) -> Result<Response, AppError>
+pub async fn streamed<S>(
+    rows: S,
+    format: BodyFormat,
+    batch: u32,
+    settings: &StreamSettings,
+) -> Result<Response, AppError>
 where
     S: Stream<Item = Result<Message, sqlx::Error>> + Send + 'static,
 {
-    streamed_with(rows, |capacity| Encoder::new(format, capacity), batch, metrics).await
+    let rows = rows.map_ok(MessageItem::Row);
+    streamed_with(rows, |capacity| Encoder::new(format, capacity), batch, settings).await
 }
 
 /// [`streamed`] for any row stream and encoder: `encoder(capacity)` makes the encoder.
@@ -53,21 +82,26 @@ pub async fn streamed_with<S, E, X>(
     rows: S,
     encoder: impl FnOnce(usize) -> E,
     batch: u32,
-    metrics: Arc<Metrics>,
+    settings: &StreamSettings,
 ) -> Result<Response, AppError>
 where
     E: ChunkEncoder,
     X: Into<AppError> + Send + 'static,
     S: Stream<Item = Result<E::Item, X>> + Send + 'static,
 {
-    let tracker = StreamTracker::start(metrics);
+    let tracker = StreamTracker::start(settings.metrics.clone());
     let mut rows = Box::pin(rows);
-    let first = match rows.next().await {
-        Some(Err(error)) => {
+    let first = match first_item(&mut rows, settings.first_row_timeout).await {
+        Ok(Some(Err(error))) => {
             tracker.finish(StreamOutcome::Failed);
             return Err(error.into());
         }
-        first => first,
+        Err(timeout) => {
+            // Dropping the stream closes its connection: the query stops (see `db::rows`).
+            tracker.finish(StreamOutcome::Failed);
+            return Err(timeout);
+        }
+        Ok(first) => first,
     };
     let mut encoder = encoder(batch as usize * ROW_BYTES_ESTIMATE);
     let content_type = encoder.content_type();
@@ -138,11 +172,12 @@ where
 }
 
 /// Collects every row, encodes them all, then sends one body with a `Content-Length`.
-pub async fn buffered<S>(rows: S, format: BodyFormat, metrics: Arc<Metrics>) -> Result<Response, AppError>
+pub async fn buffered<S>(rows: S, format: BodyFormat, settings: &StreamSettings) -> Result<Response, AppError>
 where
     S: Stream<Item = Result<Message, sqlx::Error>> + Send + 'static,
 {
-    buffered_with(rows, |capacity| Encoder::new(format, capacity), metrics).await
+    let rows = rows.map_ok(MessageItem::Row);
+    buffered_with(rows, |capacity| Encoder::new(format, capacity), settings).await
 }
 
 /// [`buffered`] for any row stream and encoder; the encoder's final headers (a `next`
@@ -150,19 +185,32 @@ where
 pub async fn buffered_with<S, E, X>(
     rows: S,
     encoder: impl FnOnce(usize) -> E,
-    metrics: Arc<Metrics>,
+    settings: &StreamSettings,
 ) -> Result<Response, AppError>
 where
     E: ChunkEncoder,
     X: Into<AppError> + Send + 'static,
     S: Stream<Item = Result<E::Item, X>> + Send + 'static,
 {
-    let tracker = StreamTracker::start(metrics);
-    let rows: Vec<E::Item> = match rows.try_collect().await {
+    let tracker = StreamTracker::start(settings.metrics.clone());
+    let mut rows = Box::pin(rows);
+    let collected = match first_item(&mut rows, settings.first_row_timeout).await {
+        Err(timeout) => Err(timeout),
+        Ok(None) => Ok(Vec::new()),
+        Ok(Some(Err(error))) => Err(error.into()),
+        Ok(Some(Ok(first))) => {
+            let all = (&mut rows).try_fold(vec![first], |mut all, row| async move {
+                all.push(row);
+                Ok(all)
+            });
+            all.await.map_err(Into::into)
+        }
+    };
+    let rows: Vec<E::Item> = match collected {
         Ok(rows) => rows,
         Err(error) => {
             tracker.finish(StreamOutcome::Failed);
-            return Err(error.into());
+            return Err(error);
         }
     };
     let mut encoder = encoder(rows.len() * ROW_BYTES_ESTIMATE);

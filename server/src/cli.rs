@@ -96,6 +96,14 @@ pub struct ServeArgs {
     /// Rows per HTTP chunk when a request does not say [default: 1000].
     #[arg(long, env = "ROWSTREAM_BATCH_SIZE")]
     pub batch_size: Option<u32>,
+    /// The most rows one response of /api/messages or /api/tables/{name}/rows sends; a
+    /// stream cut by it says so, with the token that continues it [default: no cap].
+    #[arg(long, env = "ROWSTREAM_MAX_ROWS")]
+    pub max_rows: Option<u64>,
+    /// Longest wait for a query's first row; then the query is stopped and the answer is
+    /// 504 query_timeout, e.g. 30s. A slow reader is never cut by it [default: 30s].
+    #[arg(long, env = "ROWSTREAM_FIRST_ROW_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub first_row_timeout: Option<Duration>,
     /// Serve the viewer at / from this directory (a `scripts/build-viewer.sh --out DIR`
     /// build) instead of the copy embedded in the binary [default: embedded].
     #[arg(long, env = "ROWSTREAM_DIST")]
@@ -237,6 +245,8 @@ impl From<&ServeArgs> for Layer {
         Layer {
             addr: args.addr,
             batch_size: args.batch_size,
+            max_rows: args.max_rows,
+            first_row_timeout: args.first_row_timeout,
             dist: args.dist.clone(),
             seed_rows: args.seed_rows,
             schemas: args.schemas.clone(),

@@ -9,6 +9,8 @@
 //! pool_size = 10
 //! acquire_timeout = "5s"
 //! batch_size = 1000
+//! max_rows = 1000000      # the most rows one response sends; default: no cap
+//! first_row_timeout = "30s"  # a query with no first row by then is stopped (504)
 //! dist = "server/viewer"  # serve the viewer from a directory instead of the embedded copy
 //! seed_rows = 500000
 //! pg_read = "copy"        # or "fetch"
@@ -62,6 +64,7 @@ use crate::upstream::{UpstreamSettings, DEFAULT_UPSTREAM_TIMEOUT};
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://rowstream.db";
 pub const DEFAULT_CONFIG_FILE: &str = "rowstream.toml";
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+pub const DEFAULT_FIRST_ROW_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Resolved settings; every command reads the fields it needs.
 #[derive(Debug, Clone)]
@@ -72,6 +75,11 @@ pub struct Config {
     pub pool_size: u32,
     pub acquire_timeout: Duration,
     pub batch_size: u32,
+    /// The most rows one response of `/api/messages` or `/api/tables/{name}/rows` sends;
+    /// `None`: no cap.
+    pub max_rows: Option<u64>,
+    /// How long a query may take to send its first row before it is stopped (504).
+    pub first_row_timeout: Duration,
     /// Serve the viewer from this directory instead of the copy embedded in the binary.
     pub dist: Option<PathBuf>,
     pub seed_rows: u64,
@@ -108,6 +116,8 @@ impl Default for Config {
             pool_size: 10,
             acquire_timeout: Duration::from_secs(5),
             batch_size: 1000,
+            max_rows: None,
+            first_row_timeout: DEFAULT_FIRST_ROW_TIMEOUT,
             dist: None,
             seed_rows: 500_000,
             pg_read: PgRead::default(),
@@ -166,6 +176,9 @@ pub struct Layer {
     #[serde(default, with = "humantime_serde")]
     pub acquire_timeout: Option<Duration>,
     pub batch_size: Option<u32>,
+    pub max_rows: Option<u64>,
+    #[serde(default, with = "humantime_serde")]
+    pub first_row_timeout: Option<Duration>,
     pub dist: Option<PathBuf>,
     pub seed_rows: Option<u64>,
     pub pg_read: Option<PgRead>,
@@ -225,6 +238,8 @@ impl Config {
             pool_size: high.pool_size.or(low.pool_size).unwrap_or(d.pool_size),
             acquire_timeout: high.acquire_timeout.or(low.acquire_timeout).unwrap_or(d.acquire_timeout),
             batch_size: high.batch_size.or(low.batch_size).unwrap_or(d.batch_size),
+            max_rows: high.max_rows.or(low.max_rows),
+            first_row_timeout: high.first_row_timeout.or(low.first_row_timeout).unwrap_or(d.first_row_timeout),
             dist: high.dist.or(low.dist).or(d.dist),
             seed_rows: high.seed_rows.or(low.seed_rows).unwrap_or(d.seed_rows),
             pg_read: high.pg_read.or(low.pg_read).unwrap_or(d.pg_read),
@@ -300,6 +315,12 @@ impl Config {
             if upstream.timeout.is_zero() {
                 return Err(ConfigError::Invalid("upstream_timeout must be more than 0".into()));
             }
+        }
+        if self.max_rows == Some(0) {
+            return Err(ConfigError::Invalid("max_rows must be at least 1 (leave it out for no cap)".into()));
+        }
+        if self.first_row_timeout.is_zero() {
+            return Err(ConfigError::Invalid("first_row_timeout must be more than 0".into()));
         }
         if !(1..=BATCH_MAX).contains(&self.batch_size) {
             return Err(ConfigError::Invalid(format!("batch_size must be between 1 and {BATCH_MAX}")));
@@ -471,6 +492,22 @@ mod tests {
         let role_on_sqlite = Layer { jwt_role_claim: Some("role".into()), ..Layer::default() };
         let error = Config::from_layers(role_on_sqlite, Layer::default()).unwrap_err().to_string();
         assert!(error.contains("needs PostgreSQL"), "{error}");
+    }
+
+    #[test]
+    fn row_cap_and_first_row_timeout() {
+        let defaults = Config::from_layers(Layer::default(), Layer::default()).unwrap();
+        assert_eq!((defaults.max_rows, defaults.first_row_timeout), (None, Duration::from_secs(30)));
+        let file: Layer = toml::from_str("max_rows = 500\nfirst_row_timeout = \"250ms\"").unwrap();
+        let config = Config::from_layers(Layer::default(), file.clone()).unwrap();
+        assert_eq!((config.max_rows, config.first_row_timeout), (Some(500), Duration::from_millis(250)));
+        let cli = Layer { max_rows: Some(7), first_row_timeout: Some(Duration::from_secs(2)), ..Layer::default() };
+        let config = Config::from_layers(cli, file).unwrap();
+        assert_eq!((config.max_rows, config.first_row_timeout), (Some(7), Duration::from_secs(2)));
+        let zero = Layer { max_rows: Some(0), ..Layer::default() };
+        assert!(Config::from_layers(zero, Layer::default()).is_err());
+        let zero = Layer { first_row_timeout: Some(Duration::ZERO), ..Layer::default() };
+        assert!(Config::from_layers(zero, Layer::default()).is_err());
     }
 
     #[test]

@@ -11,6 +11,8 @@ use shared::canonical;
 use shared::message::COLUMNS;
 use shared::{ErrorBody, Format, Message, StreamEnd};
 
+use crate::db::rows::MessageItem;
+
 /// What a body is written as: an API format, or the seed's `object_id:{id} \n` lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyFormat {
@@ -25,6 +27,7 @@ impl BodyFormat {
             BodyFormat::Api(Format::Csv) => "text/csv; charset=utf-8",
             BodyFormat::Api(Format::Json) => "application/json",
             BodyFormat::Api(Format::Text) | BodyFormat::SeedLines => "text/plain; charset=utf-8",
+            BodyFormat::Api(Format::Arrow) => "application/vnd.apache.arrow.stream",
         }
     }
 }
@@ -55,7 +58,7 @@ pub trait ChunkEncoder: Send + 'static {
 }
 
 impl ChunkEncoder for Encoder {
-    type Item = Message;
+    type Item = MessageItem;
 
     fn content_type(&self) -> &'static str {
         self.format.content_type()
@@ -65,8 +68,11 @@ impl ChunkEncoder for Encoder {
         Encoder::begin(self)
     }
 
-    fn item(&mut self, item: &Message) {
-        self.row(item)
+    fn item(&mut self, item: &MessageItem) {
+        match item {
+            MessageItem::Row(row) => self.row(row),
+            MessageItem::End { cut, next } => self.end = Some((*cut, *next)),
+        }
     }
 
     fn end(&mut self) {
@@ -88,6 +94,11 @@ impl ChunkEncoder for Encoder {
     fn rows(&self) -> u64 {
         Encoder::rows(self)
     }
+
+    fn final_headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+        let (cut, next) = self.end.unwrap_or((false, None));
+        crate::wire::cut_headers(cut, next.map(|id| id.to_string()).as_deref())
+    }
 }
 
 pub struct Encoder {
@@ -95,13 +106,15 @@ pub struct Encoder {
     buf: Vec<u8>,
     csv: Option<csv::Writer<Vec<u8>>>,
     rows: u64,
+    /// Whether `limit` (or `--max-rows`) cut the rows, and the last id sent then.
+    end: Option<(bool, Option<i64>)>,
 }
 
 impl Encoder {
     /// A new encoder whose buffer starts with room for about `capacity` bytes.
     pub fn new(format: BodyFormat, capacity: usize) -> Self {
         let csv = matches!(format, BodyFormat::Api(Format::Csv)).then(|| csv_writer(capacity));
-        Encoder { format, buf: Vec::with_capacity(capacity), csv, rows: 0 }
+        Encoder { format, buf: Vec::with_capacity(capacity), csv, rows: 0, end: None }
     }
 
     /// The rows written so far.
@@ -143,6 +156,9 @@ impl Encoder {
                 }
             }
             BodyFormat::Api(Format::Text) => write_copy_text(buf, row),
+            // `/api/messages?format=arrow` is written by `wire::TableEncoder` (see
+            // `routes::messages`); this encoder never gets it.
+            BodyFormat::Api(Format::Arrow) => {}
             BodyFormat::SeedLines => {
                 buf.extend_from_slice(b"object_id:");
                 buf.extend_from_slice(itoa::Buffer::new().format(row.id).as_bytes());
@@ -152,11 +168,16 @@ impl Encoder {
         self.rows += 1;
     }
 
-    /// Writes what comes after the last row: the NDJSON trailer, the closing `]`.
+    /// Writes what comes after the last row: the NDJSON trailer (saying whether `limit`
+    /// cut the rows, with the id to continue after), the closing `]`.
     pub fn end(&mut self) {
         match self.format {
             BodyFormat::Api(Format::Ndjson) => {
-                write_json(&mut self.buf, &StreamEnd::new(self.rows));
+                let end = match self.end {
+                    Some((true, next)) => StreamEnd::cut(self.rows, next.map(|id| id.to_string())),
+                    _ => StreamEnd::new(self.rows),
+                };
+                write_json(&mut self.buf, &end);
                 self.buf.push(b'\n');
             }
             BodyFormat::Api(Format::Json) => self.buf.extend_from_slice(b"\n]\n"),
@@ -238,6 +259,7 @@ fn escape_copy_text(buf: &mut Vec<u8>, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::NEXT_HEADER;
     use shared::Timestamp;
 
     fn row(id: i64, body: &str) -> Message {
@@ -250,6 +272,19 @@ mod tests {
         rows.iter().for_each(|r| e.row(r));
         e.end();
         String::from_utf8(e.take().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn a_cut_stream_says_so_with_the_id_to_continue_after() {
+        let mut e = Encoder::new(BodyFormat::Api(Format::Ndjson), 64);
+        e.begin();
+        e.item(&MessageItem::Row(row(7, "x")));
+        e.item(&MessageItem::End { cut: true, next: Some(7) });
+        e.end();
+        let out = String::from_utf8(e.take().to_vec()).unwrap();
+        assert_eq!(out.lines().last(), Some(r#"{"end":{"rows":1,"cut":true,"next":"7"}}"#));
+        let headers = e.final_headers();
+        assert!(headers.iter().any(|(k, v)| k == NEXT_HEADER && v == "7"), "{headers:?}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub enum AppError {
     BadParameter { parameter: String, message: String },
     #[error("{0}")]
     Unauthorized(String),
-    #[error("none of the accepted media types can be produced; use one of application/x-ndjson, text/csv, application/json, text/plain")]
+    #[error("none of the accepted media types can be produced; use one of application/x-ndjson, text/csv, application/json, text/plain, application/vnd.apache.arrow.stream")]
     NotAcceptable,
     #[error("no such endpoint: {0}")]
     NotFound(String),
@@ -58,6 +58,8 @@ pub enum AppError {
     PermissionDenied(String),
     #[error("no saved query named {0:?} (GET /api/queries lists them)")]
     UnknownQuery(String),
+    #[error("the query sent no row within {0:?} (--first-row-timeout); it was stopped")]
+    QueryTimeout(std::time::Duration),
 }
 
 /// `Retry-After` (seconds) on a 503 for an unreachable database: the pool reconnects by itself.
@@ -92,6 +94,7 @@ impl AppError {
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::ReadOnly(_) | AppError::ForbiddenRole(_) | AppError::PermissionDenied(_) => StatusCode::FORBIDDEN,
             AppError::UnknownQuery(_) => StatusCode::NOT_FOUND,
+            AppError::QueryTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -119,6 +122,7 @@ impl AppError {
             AppError::ForbiddenRole(_) => ErrorBody::new(ErrorCode::ForbiddenRole, self.to_string()),
             AppError::PermissionDenied(_) => ErrorBody::new(ErrorCode::PermissionDenied, self.to_string()),
             AppError::UnknownQuery(_) => ErrorBody::new(ErrorCode::NotFound, self.to_string()),
+            AppError::QueryTimeout(_) => ErrorBody::new(ErrorCode::QueryTimeout, self.to_string()),
         }
     }
 

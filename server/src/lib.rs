@@ -21,8 +21,10 @@
 //! - [`source`]: the SQL over those relations (the only place that writes it): filters,
 //!   order, keyset resume; saved queries, ad-hoc SQL (`:name` placeholders, the read-only
 //!   check), `SET LOCAL ROLE`.
-//! - [`cell`]: one value of any relation's row; [`wire`]: those rows in every format.
-//! - [`body`]: turns a row stream into a chunked HTTP body, or into one buffered body.
+//! - [`cell`]: one value of any relation's row; [`wire`]: those rows in every format
+//!   (NDJSON, JSON, CSV, COPY text, Arrow IPC).
+//! - [`body`]: turns a row stream into a chunked HTTP body, or into one buffered body; the
+//!   first-row timeout.
 //! - [`seed`]: deterministic test data, written with COPY (PostgreSQL) or batched inserts.
 //! - [`metrics`]: counters for streams and rows, served at `/metrics`.
 //! - [`memory`]: the process's resident memory and its peak, for `/metrics`.

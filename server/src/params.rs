@@ -51,7 +51,10 @@ fn parse_mode(value: Option<&str>) -> Result<Mode, AppError> {
 fn parse_format(value: Option<&str>, headers: &HeaderMap) -> Result<Format, AppError> {
     match value {
         Some(v) => Format::parse(v).ok_or_else(|| {
-            AppError::bad_parameter("format", format!("format must be one of ndjson, csv, json, text, got {v:?}"))
+            AppError::bad_parameter(
+                "format",
+                format!("format must be one of ndjson, csv, json, text, arrow, got {v:?}"),
+            )
         }),
         None => negotiate(headers),
     }
@@ -336,6 +339,7 @@ mod tests {
         assert_eq!(negotiate(&accept("application/json;q=0.5, text/csv;q=0.9")).unwrap(), Format::Csv);
         assert_eq!(negotiate(&accept("image/png, */*;q=0.1")).unwrap(), Format::Ndjson);
         assert_eq!(negotiate(&accept("application/x-ndjson")).unwrap(), Format::Ndjson);
+        assert_eq!(negotiate(&accept("application/vnd.apache.arrow.stream")).unwrap(), Format::Arrow);
         assert!(matches!(negotiate(&accept("image/png")), Err(AppError::NotAcceptable)));
     }
 }

@@ -89,6 +89,8 @@ impl Application {
             keys,
             metrics: Arc::new(Metrics::default()),
             batch_size: config.batch_size,
+            max_rows: config.max_rows,
+            first_row_timeout: config.first_row_timeout,
             catalog,
             forms: FormLimits { max_body: config.max_body },
             upstream,

@@ -45,6 +45,8 @@ pub enum ErrorCode {
     ForbiddenRole,
     /// The database refused the request's role a privilege it needs (a table it may not read).
     PermissionDenied,
+    /// The database sent no first row within `--first-row-timeout`; the query was stopped.
+    QueryTimeout,
     /// A code this build does not know yet (a newer server).
     #[serde(other)]
     Unknown,
@@ -71,6 +73,7 @@ impl ErrorCode {
             ErrorCode::ReadOnly => "read_only",
             ErrorCode::ForbiddenRole => "forbidden_role",
             ErrorCode::PermissionDenied => "permission_denied",
+            ErrorCode::QueryTimeout => "query_timeout",
             ErrorCode::Unknown => "unknown",
         }
     }

@@ -17,10 +17,13 @@ pub enum Format {
     Json,
     /// PostgreSQL's COPY text format: tab-separated, `\`-escaped, one row per line.
     Text,
+    /// Apache Arrow IPC stream format: the schema, then one record batch per chunk, then
+    /// the end-of-stream marker (only when the stream is complete).
+    Arrow,
 }
 
 impl Format {
-    pub const ALL: [Format; 4] = [Format::Ndjson, Format::Csv, Format::Json, Format::Text];
+    pub const ALL: [Format; 5] = [Format::Ndjson, Format::Csv, Format::Json, Format::Text, Format::Arrow];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -28,6 +31,7 @@ impl Format {
             Format::Csv => "csv",
             Format::Json => "json",
             Format::Text => "text",
+            Format::Arrow => "arrow",
         }
     }
 
@@ -42,6 +46,7 @@ impl Format {
             Format::Csv => "text/csv",
             Format::Json => "application/json",
             Format::Text => "text/plain",
+            Format::Arrow => "application/vnd.apache.arrow.stream",
         }
     }
 }

@@ -39,6 +39,12 @@ pub const APPLICATION_NAME: &str = "rowstream";
 /// PostgreSQL connections the pool keeps open while idle (at most the pool size).
 const WARM_CONNECTIONS: u32 = 2;
 
+/// Sets how often a PostgreSQL backend checks, while it runs a query, that rowstream is
+/// still connected (PostgreSQL 14+). A stream dropped early closes its connection (see
+/// [`rows`]); a backend that is sending rows notices at once, one still computing its
+/// first row (a slow view, a lock wait, `--first-row-timeout`) within this interval.
+const CLIENT_CHECK_SQL: &str = "SET client_connection_check_interval = 1000";
+
 /// How PostgreSQL rows are read: binary `COPY … TO STDOUT` (fast) or sqlx `fetch` (for
 /// servers that speak the protocol without binary COPY; also chosen automatically when a
 /// COPY is refused).
@@ -115,6 +121,11 @@ impl Database {
                         // (other PostgreSQL-protocol databases) just keep their default.
                         if let Err(error) = sqlx::query("SET jit = off").execute(&mut *conn).await {
                             tracing::debug!(%error, "could not turn JIT off");
+                        }
+                        // Servers without the setting (before 14, other PostgreSQL-protocol
+                        // databases) stop a query only when they next write to the socket.
+                        if let Err(error) = sqlx::query(CLIENT_CHECK_SQL).execute(&mut *conn).await {
+                            tracing::debug!(%error, "could not set client_connection_check_interval");
                         }
                         // A new backend loads the catalog entries of the row query on first
                         // use (~1 ms): load them now, not in some request's first byte.

@@ -29,18 +29,18 @@ pub mod viewer;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::FromRef;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{middleware, Router};
 use futures_util::Stream;
-use shared::{Format, Mode};
+use shared::{Column, Format, Mode};
 use tower_http::trace::TraceLayer;
-use tracing::Instrument;
 
 use crate::auth::{require_jwt, JwtKeys};
-use crate::body;
+use crate::body::{self, StreamSettings};
 use crate::db::table_rows::TableItem;
 use crate::db::{Database, RowStreamError};
 use crate::error::AppError;
@@ -61,6 +61,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Rows per chunk when a request does not say.
     pub batch_size: u32,
+    /// The most rows one response sends (`--max-rows`); `None`: no cap.
+    pub max_rows: Option<u64>,
+    /// How long a query may take to send its first row (`--first-row-timeout`).
+    pub first_row_timeout: Duration,
     /// The served relations (introspected; re-read when a name is unknown).
     pub catalog: Arc<CatalogHandle>,
     /// How much of a request body the form routes and `/demo2` read.
@@ -74,6 +78,21 @@ pub struct AppState {
     pub queries: Arc<Vec<SavedQueryDef>>,
     /// Whether `POST /api/sql` is served (`--allow-sql`).
     pub allow_sql: bool,
+}
+
+impl AppState {
+    /// What the response bodies need: metrics and the first-row timeout.
+    pub fn stream_settings(&self) -> StreamSettings {
+        StreamSettings { metrics: self.metrics.clone(), first_row_timeout: self.first_row_timeout }
+    }
+
+    /// The rows a request may get: its `limit`, and never more than `--max-rows`.
+    pub fn row_limit(&self, limit: Option<u64>) -> Option<u64> {
+        match (limit, self.max_rows) {
+            (Some(limit), Some(cap)) => Some(limit.min(cap)),
+            (limit, cap) => limit.or(cap),
+        }
+    }
 }
 
 impl FromRef<AppState> for FormLimits {
@@ -127,22 +146,21 @@ pub fn router(state: AppState, dist: Option<&Path>, statics: &StaticSettings) ->
 pub(crate) async fn rows_response<S>(
     state: &AppState,
     rows: S,
-    names: Vec<String>,
+    columns: Vec<Column>,
+    primary_key: Vec<String>,
     format: Format,
     mode: Mode,
     batch: Option<u32>,
-    span: tracing::Span,
 ) -> Result<Response, AppError>
 where
     S: Stream<Item = Result<TableItem, RowStreamError>> + Send + 'static,
 {
-    let encoder = move |capacity| TableEncoder::new(format, names, capacity);
+    let batch = batch.unwrap_or(state.batch_size);
+    let encoder = move |capacity| TableEncoder::new(format, &columns, &primary_key, batch, capacity);
+    let settings = state.stream_settings();
     match mode {
-        Mode::Stream => {
-            let batch = batch.unwrap_or(state.batch_size);
-            body::streamed_with(rows, encoder, batch, state.metrics.clone()).instrument(span).await
-        }
-        Mode::Buffered => body::buffered_with(rows, encoder, state.metrics.clone()).instrument(span).await,
+        Mode::Stream => body::streamed_with(rows, encoder, batch, &settings).await,
+        Mode::Buffered => body::buffered_with(rows, encoder, &settings).await,
     }
 }
 

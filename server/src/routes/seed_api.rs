@@ -22,7 +22,7 @@ pub async fn standard(
     let params = parse_seed(query.as_deref(), SeedEndpoint::Standard)?;
     let connection = state.db.acquire().await?;
     let rows = stream_rows_as(connection, params.range, role.0.as_ref()).await?;
-    body::buffered(rows, BodyFormat::SeedLines, state.metrics).await
+    body::buffered(rows, BodyFormat::SeedLines, &state.stream_settings()).await
 }
 
 pub async fn chunked(
@@ -34,5 +34,5 @@ pub async fn chunked(
     let connection = state.db.acquire().await?;
     let batch = params.batch.unwrap_or(state.batch_size);
     let rows = stream_rows_as(connection, params.range, role.0.as_ref()).await?;
-    body::streamed(rows, BodyFormat::SeedLines, batch, state.metrics).await
+    body::streamed(rows, BodyFormat::SeedLines, batch, &state.stream_settings()).await
 }

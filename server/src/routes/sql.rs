@@ -58,9 +58,10 @@ pub async fn sql(
     let described = reader.describe(&adhoc.describe_sql()).instrument(span.clone()).await?;
     let (sql, binds) = adhoc.bind(&request.params, &described.params)?;
     reader.check(&checked(&binds)).instrument(span.clone()).await?;
-    let statement = wrapped::statement(&sql, &described.columns, dialect, binds, params.limit);
-    let rows =
-        reader.rows(role.0, statement, params.limit, described.columns.iter().map(|c| c.column_type.clone()).collect());
-    let names = described.columns.into_iter().map(|c| c.name).collect();
-    rows_response(&state, rows, names, params.format, params.mode, params.batch, span).await
+    let limit = state.row_limit(params.limit);
+    let statement = wrapped::statement(&sql, &described.columns, dialect, binds, limit);
+    let rows = reader.rows(role.0, statement, limit, described.columns.iter().map(|c| c.column_type.clone()).collect());
+    rows_response(&state, rows, described.columns, Vec::new(), params.format, params.mode, params.batch)
+        .instrument(span)
+        .await
 }

@@ -1,12 +1,12 @@
 //! `GET /api/tables`, `GET /api/tables/{name}` (the served relations and their schema) and
 //! `GET /api/tables/{name}/rows` (their rows: `select`, PostgREST filters, `order`, keyset
-//! `after`, `limit`, in every format and mode).
+//! `after`, `limit` (never more than `--max-rows`), in every format and mode).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Json;
-use shared::Relation;
+use shared::{Column, Relation};
 use tracing::Instrument;
 
 use super::{rows_response, AppState};
@@ -66,15 +66,19 @@ pub async fn rows(
         order: params.order.as_deref(),
         after: params.after.as_deref(),
         filters: params.filters.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
-        limit: params.limit,
+        limit: state.row_limit(params.limit),
     };
     let request = RowsRequest::parse(dialect, table, &rows_query)?;
-    let names: Vec<String> = request.select.iter().map(|c| request.table.relation.columns[*c].name.clone()).collect();
+    let relation = &request.table.relation;
+    let columns: Vec<Column> = request.select.iter().map(|c| relation.columns[*c].clone()).collect();
+    let primary_key = relation.primary_key.clone();
     let plan = Plan::new(request);
     let span = tracing::info_span!("table_rows", relation = %name, format = %params.format, mode = %params.mode);
     let connection = state.db.acquire().instrument(span.clone()).await?;
     let rows = stream_table(connection, plan, role.0);
-    let response = rows_response(&state, rows, names, params.format, params.mode, params.batch, span).await;
+    let response = rows_response(&state, rows, columns, primary_key, params.format, params.mode, params.batch)
+        .instrument(span)
+        .await;
     if let Err(error) = &response {
         if error.is_schema_drift() {
             // The relation changed since it was read: the next request sees it as it is now.

@@ -1,5 +1,6 @@
 //! Wire formats for any relation's rows, one file per format: [`ndjson`], [`json`] (also
-//! the JSON value of each cell, which NDJSON shares), [`csv`], [`text`] (COPY text).
+//! the JSON value of each cell, which NDJSON shares), [`csv`], [`text`] (COPY text),
+//! [`arrow`] (Arrow IPC stream; its column types are in its own doc).
 //! [`TableEncoder`] picks one per response and is what `crate::body` drives.
 //!
 //! Type mapping (per cell; NULL is `null` in JSON, an unquoted empty field in CSV, `\N`
@@ -19,6 +20,7 @@
 //! | json, jsonb | the JSON itself | the JSON text |
 //! | arrays | JSON array | PostgreSQL array literal `{1,NULL,"a b"}` |
 
+pub mod arrow;
 pub mod csv;
 pub mod json;
 pub mod ndjson;
@@ -26,13 +28,30 @@ pub mod text;
 
 use axum::http::{HeaderName, HeaderValue};
 use bytes::Bytes;
-use shared::{ErrorBody, Format};
+use shared::{Column, ErrorBody, Format};
 
 use crate::db::table_rows::TableItem;
 use crate::encode::ChunkEncoder;
 
-/// The response header that carries the `next` token of a buffered response cut by `limit`.
+/// The response header that carries the `next` token of a buffered response cut by `limit`
+/// (or `--max-rows`).
 pub const NEXT_HEADER: &str = "rowstream-next";
+
+/// The response header (`true`) of a buffered response cut by `limit` or `--max-rows`,
+/// sent also when there is no `next` token (a relation without a primary key, `limit=0`).
+pub const CUT_HEADER: &str = "rowstream-cut";
+
+/// The headers a buffered response carries about where its rows stopped.
+pub fn cut_headers(cut: bool, next: Option<&str>) -> Vec<(HeaderName, HeaderValue)> {
+    let mut headers = Vec::new();
+    if cut {
+        headers.push((HeaderName::from_static(CUT_HEADER), HeaderValue::from_static("true")));
+    }
+    if let Some(value) = next.and_then(|t| HeaderValue::from_str(t).ok()) {
+        headers.push((HeaderName::from_static(NEXT_HEADER), value));
+    }
+    headers
+}
 
 /// Encodes a relation's row stream in one format.
 pub struct TableEncoder {
@@ -46,19 +65,33 @@ pub struct TableEncoder {
     scratch: String,
     rows: u64,
     end: Option<(bool, Option<String>)>,
+    /// The Arrow stream, for `Format::Arrow`.
+    arrow: Option<arrow::ArrowStream>,
 }
 
 impl TableEncoder {
-    pub fn new(format: Format, names: Vec<String>, capacity: usize) -> TableEncoder {
+    /// An encoder for rows of `columns` (in order); `primary_key` is the relation's (Arrow
+    /// types SQLite's rowid by it), `batch` the most rows an Arrow record batch holds.
+    pub fn new(
+        format: Format,
+        columns: &[Column],
+        primary_key: &[String],
+        batch: u32,
+        capacity: usize,
+    ) -> TableEncoder {
+        let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
         let keys = names.iter().enumerate().map(|(i, name)| json::key(name, i == 0)).collect();
+        let arrow = (format == Format::Arrow)
+            .then(|| arrow::ArrowStream::new(arrow::schema(columns, primary_key), batch, capacity));
         TableEncoder {
             format,
             names,
             keys,
-            buf: Vec::with_capacity(capacity),
+            buf: if arrow.is_some() { Vec::new() } else { Vec::with_capacity(capacity) },
             scratch: String::new(),
             rows: 0,
             end: None,
+            arrow,
         }
     }
 
@@ -79,6 +112,7 @@ impl ChunkEncoder for TableEncoder {
         match self.format {
             Format::Json => self.buf.push(b'['),
             Format::Csv => csv::header(&mut self.buf, &self.names),
+            Format::Arrow => self.arrow.as_mut().into_iter().for_each(arrow::ArrowStream::begin),
             Format::Ndjson | Format::Text => {}
         }
     }
@@ -96,6 +130,7 @@ impl ChunkEncoder for TableEncoder {
             Format::Json => json::row(&mut self.buf, &self.keys, cells, &mut self.scratch, self.rows == 0),
             Format::Csv => csv::row(&mut self.buf, cells, &mut self.scratch),
             Format::Text => text::row(&mut self.buf, cells, &mut self.scratch),
+            Format::Arrow => self.arrow.as_mut().into_iter().for_each(|a| a.row(cells)),
         }
         self.rows += 1;
     }
@@ -107,6 +142,8 @@ impl ChunkEncoder for TableEncoder {
                 ndjson::trailer(&mut self.buf, self.rows, cut, next);
             }
             Format::Json => self.buf.extend_from_slice(b"\n]\n"),
+            // The end-of-stream marker: written here only, so only a complete stream has it.
+            Format::Arrow => self.arrow.as_mut().into_iter().for_each(arrow::ArrowStream::end),
             Format::Csv | Format::Text => {}
         }
     }
@@ -118,12 +155,18 @@ impl ChunkEncoder for TableEncoder {
     }
 
     fn take(&mut self) -> Bytes {
+        if let Some(arrow) = &mut self.arrow {
+            return arrow.take();
+        }
         let capacity = self.buf.capacity();
         Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(capacity)))
     }
 
     fn pending(&self) -> usize {
-        self.buf.len()
+        match &self.arrow {
+            Some(arrow) => arrow.pending(),
+            None => self.buf.len(),
+        }
     }
 
     fn rows(&self) -> u64 {
@@ -131,10 +174,8 @@ impl ChunkEncoder for TableEncoder {
     }
 
     fn final_headers(&self) -> Vec<(HeaderName, HeaderValue)> {
-        match self.next_token().and_then(|t| HeaderValue::from_str(t).ok()) {
-            Some(value) => vec![(HeaderName::from_static(NEXT_HEADER), value)],
-            None => Vec::new(),
-        }
+        let cut = self.end.as_ref().is_some_and(|(cut, _)| *cut);
+        cut_headers(cut, self.next_token())
     }
 }
 
@@ -144,7 +185,16 @@ mod tests {
     use crate::cell::Cell;
 
     fn encode(format: Format, names: &[&str], rows: &[Vec<Cell>]) -> String {
-        let mut e = TableEncoder::new(format, names.iter().map(|n| n.to_string()).collect(), 64);
+        let columns: Vec<Column> = names
+            .iter()
+            .map(|n| Column {
+                name: n.to_string(),
+                column_type: shared::ColumnType::Text,
+                nullable: true,
+                sql_type: "text".into(),
+            })
+            .collect();
+        let mut e = TableEncoder::new(format, &columns, &[], 100, 64);
         e.begin();
         for r in rows {
             e.item(&TableItem::Row(r.clone()));

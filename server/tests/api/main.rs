@@ -3,11 +3,13 @@
 //! Each test gets its own SQLite file or PostgreSQL schema. A PostgreSQL that cannot be
 //! reached fails the tests: nothing here skips.
 
+mod arrow;
 mod auth;
 mod browser;
 mod demo2;
 mod embedded_viewer;
 mod faults;
+mod first_row_timeout;
 mod formats;
 mod forms;
 mod helpers;
@@ -20,6 +22,7 @@ mod pg_faults;
 mod properties;
 mod queries;
 mod roles;
+mod row_cap;
 mod seed_api;
 mod shutdown;
 mod sql;

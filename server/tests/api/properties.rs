@@ -29,7 +29,7 @@ fn value() -> impl Strategy<Value = String> {
         2 => any::<i64>().prop_map(|n| n.to_string()),
         1 => prop::sample::select(vec![
             "0", "-0", "+1", "1e3", "0x10", "18446744073709551616", "99999999999999999999999", " 1", "1 ", "",
-            "stream", "buffered", "ndjson", "csv", "json", "text", "NDJSON", "null", "true", "\u{0}",
+            "stream", "buffered", "ndjson", "csv", "json", "text", "arrow", "NDJSON", "null", "true", "\u{0}",
         ])
         .prop_map(str::to_owned),
         1 => "[0-9]{1,30}",
@@ -48,6 +48,7 @@ fn accept() -> impl Strategy<Value = Option<String>> {
             "text/csv",
             "application/json",
             "text/plain",
+            "application/vnd.apache.arrow.stream",
             "*/*",
             "text/*",
             "image/png",

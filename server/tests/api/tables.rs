@@ -119,7 +119,7 @@ const PG_COLUMNS: [&str; 24] = [
     "ai", "at", "an", "pt",
 ];
 
-const HUGE: &str = "123456789012345678901234567890.123456789012345678901";
+pub const HUGE: &str = "123456789012345678901234567890.123456789012345678901";
 
 /// The JSON rows equal the expected ones value by value (the huge numeric is checked in
 /// the line's text, where its digits are exact).
@@ -201,7 +201,7 @@ async fn postgres_every_type_round_trips_in_every_format() {
     }
 }
 
-const SQLITE_ALL_TYPES: &str = r#"
+pub const SQLITE_ALL_TYPES: &str = r#"
 CREATE TABLE all_types (id INTEGER PRIMARY KEY, i BIGINT, r DOUBLE, t TEXT, bl BLOB, nu DECIMAL(10,2), dt DATETIME, anything);
 INSERT INTO all_types VALUES
  (1, -9223372036854775808, 1e308, 'quote " tab ' || char(9) || ' newline ' || char(10) || ' backslash \ emoji 😀', x'00ff00', 12.5, '2024-01-01 12:00:00', 'x'),
@@ -340,7 +340,7 @@ pub fn parse_copy_text(body: &str) -> Vec<Vec<Option<String>>> {
         .collect()
 }
 
-fn items_setup(backend: Backend) -> &'static str {
+pub fn items_setup(backend: Backend) -> &'static str {
     match backend {
         Backend::Sqlite => {
             "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, qty INTEGER, price REAL, tag TEXT, flag BOOLEAN, d TEXT);
@@ -678,7 +678,7 @@ async fn names_that_need_quoting_and_control_words_are_plain_columns() {
     }
 }
 
-async fn busy_backends(db: &TestDb) -> i64 {
+pub async fn busy_backends(db: &TestDb) -> i64 {
     let mut pg = sqlx::PgConnection::connect(&postgres_base_url()).await.unwrap();
     sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state <> 'idle'")
         .bind(db.schema.clone().unwrap())
