@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use crate::helpers::eventually;
 
-/// The release binary next to this test's debug one (`scripts/test.sh` builds it first).
+/// The release binary (this test's own when the tests run with `--release`, as `scripts/test.sh` runs them).
 fn release_binary() -> PathBuf {
     let debug = PathBuf::from(env!("CARGO_BIN_EXE_rowstream"));
     let target = debug.parent().and_then(|p| p.parent()).expect("target dir");
     let release = target.join("release").join("rowstream");
     assert!(
         release.exists(),
-        "no release binary at {}: run `cargo build --release -p rowstream` (scripts/test.sh does) before these tests",
+        "no release binary at {}: run `cargo build --release -p rowstream` first, or the tests with `--release` (scripts/test.sh does)",
         release.display()
     );
     release
