@@ -21,6 +21,22 @@ wasm_bindgen_version() {
 
 want_sudo() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
+install_browser() {
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    step "installing Chromium and chromedriver from Debian (about a minute)"
+    want_sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive want_sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+}
+
+# `--browser`: only Chromium and chromedriver (scripts/test.sh runs this beside the builds,
+# so it must touch nothing else: two `rustup target add` or `cargo install` at once collide).
+if [ "${1:-}" = "--browser" ]; then
+  install_browser
+  step "browser ready: $(chromium --version 2>/dev/null | head -n1)"
+  exit 0
+fi
+
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
@@ -38,21 +54,6 @@ if [ "$(wasm-opt --version 2>/dev/null | awk '{print $3}')" != "${BINARYEN_VERSI
   step "installing wasm-opt (binaryen $BINARYEN_VERSION from npm) into $TOOLS_DIR"
   mkdir -p "$TOOLS_DIR"
   npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR" "binaryen@$BINARYEN_VERSION"
-fi
-
-install_browser() {
-  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-    step "installing Chromium and chromedriver from Debian (about a minute)"
-    want_sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive want_sudo apt-get install -y -qq chromium chromium-driver >/dev/null
-  fi
-}
-
-# `--browser`: only Chromium and chromedriver (scripts/test.sh runs this beside the builds).
-if [ "${1:-}" = "--browser" ]; then
-  install_browser
-  step "browser ready: $(chromium --version 2>/dev/null | head -n1)"
-  exit 0
 fi
 
 if [ "${ROWSTREAM_SKIP_BROWSER:-}" != "1" ]; then
