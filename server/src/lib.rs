@@ -39,6 +39,7 @@
 //! - [`limits`]: request head/URL size limits and the header-read timeout (431, 414, slowloris).
 //! - [`catch_panic`]: a handler panic becomes a 500 JSON `internal` and a log line.
 //! - [`security`]: `nosniff`, `Referrer-Policy`, the viewer's CSP, and CORS (off by default).
+//! - [`fuzzing`]: the fuzz targets' bodies (`fuzz/`), one per parser of client or wire input.
 
 pub mod auth;
 pub mod body;
@@ -51,6 +52,7 @@ pub mod db;
 pub mod encode;
 pub mod error;
 pub mod form;
+pub mod fuzzing;
 pub mod hits;
 pub mod introspect;
 pub mod limits;

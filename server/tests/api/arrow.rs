@@ -13,7 +13,6 @@ use arrow_array::{Array, RecordBatch};
 use arrow_ipc::reader::StreamReader;
 use arrow_schema::{DataType, IntervalUnit, SchemaRef, TimeUnit};
 use serde_json::{json, Value};
-use sqlx::Connection as _;
 
 use crate::helpers::*;
 use crate::tables::{app_with, busy_backends, exec, items_setup, HUGE, PG_ALL_TYPES, SQLITE_ALL_TYPES};
@@ -326,15 +325,7 @@ async fn a_stream_cut_by_a_fault_never_carries_the_end_of_stream_marker() {
     let app = app_with(Backend::Postgres, BIG).await;
     let mut raw = app.raw("/api/tables/big/rows?format=arrow", Some(4096)).await;
     let ChunkEvent::Chunk(first) = raw.next_chunk().await else { panic!("no first chunk") };
-    let mut pg = sqlx::PgConnection::connect(&postgres_base_url()).await.unwrap();
-    let killed: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND state <> 'idle' AND pid <> pg_backend_pid()) t",
-    )
-    .bind(app.db.schema.clone().unwrap())
-    .fetch_one(&mut pg)
-    .await
-    .unwrap();
-    assert_eq!(killed, 1);
+    assert_eq!(terminate_busy_backends(&app).await, 1);
     let (rest, complete) = raw.chunks().await;
     assert!(!complete, "an aborted stream must not end with the terminating chunk");
     let body = [vec![first], rest].concat().concat();

@@ -249,14 +249,7 @@ async fn saved_query_streams_keep_the_streaming_guarantees() {
     // A failure after the status line: an error frame and an abort, never a trailer.
     let mut raw = app.raw("/api/queries/series/rows?n=2000000", Some(4096)).await;
     assert!(matches!(raw.next_chunk().await, ChunkEvent::Chunk(_)));
-    let mut pg = sqlx::PgConnection::connect(&postgres_base_url()).await.unwrap();
-    sqlx::query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND state <> 'idle'",
-    )
-    .bind(&schema)
-    .execute(&mut pg)
-    .await
-    .unwrap();
+    terminate_busy_backends(&app).await;
     let (rest, complete) = raw.chunks().await;
     assert!(!complete, "an aborted stream must not end with the terminating chunk");
     let body = String::from_utf8_lossy(&rest.concat()).into_owned();

@@ -7,7 +7,6 @@ use std::time::Duration;
 use rowstream::source::saved::SavedQueryDef;
 use rowstream::source::Dialect;
 use serde_json::{json, Map, Value};
-use sqlx::Connection as _;
 
 use crate::helpers::*;
 use crate::sql::post_sql_as;
@@ -19,19 +18,7 @@ struct TestRoles(Vec<String>);
 impl Drop for TestRoles {
     fn drop(&mut self) {
         let roles = self.0.join(", ");
-        let url = postgres_base_url();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
-            if let Ok(rt) = rt {
-                rt.block_on(async {
-                    if let Ok(mut c) = sqlx::PgConnection::connect(&url).await {
-                        let _ =
-                            sqlx::raw_sql(&format!("DROP OWNED BY {roles}; DROP ROLE {roles}")).execute(&mut c).await;
-                    }
-                });
-            }
-        })
-        .join();
+        run_sql_from_drop(format!("DROP OWNED BY {roles}; DROP ROLE {roles}"));
     }
 }
 

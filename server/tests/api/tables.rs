@@ -718,15 +718,7 @@ async fn relation_streams_keep_the_streaming_guarantees() {
     // A failure after the status line: an error frame, then an abort, never a trailer.
     let mut raw = app.raw("/api/tables/big/rows", Some(4096)).await;
     assert!(matches!(raw.next_chunk().await, ChunkEvent::Chunk(_)));
-    let mut pg = sqlx::PgConnection::connect(&postgres_base_url()).await.unwrap();
-    let killed: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND state <> 'idle') t",
-    )
-    .bind(app.db.schema.clone().unwrap())
-    .fetch_one(&mut pg)
-    .await
-    .unwrap();
-    assert_eq!(killed, 1);
+    assert_eq!(terminate_busy_backends(&app).await, 1);
     let (rest, complete) = raw.chunks().await;
     assert!(!complete, "an aborted stream must not end with the terminating chunk");
     let body = String::from_utf8(rest.concat()).unwrap();
