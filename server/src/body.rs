@@ -2,9 +2,12 @@
 //!
 //! [`streamed`]: the rows are encoded as they arrive; the first row is sent alone the moment
 //! it is read (first byte in well under a millisecond), then every `batch` rows go out as one
-//! chunk. hyper polls the body only when the socket can take more, so a slow client slows
-//! the query down instead of filling memory, and a client that leaves drops the stream,
-//! which closes the database connection (see `db::rows`).
+//! chunk. A task of its own reads and encodes, at most two chunks ahead of what hyper took;
+//! hyper takes a chunk only when the socket can take more, so a slow client slows the query
+//! down instead of filling memory, and a client that leaves drops the body, which ends the
+//! task and closes the database connection (see `db::rows`). A stream whose client stalls
+//! for `--park-after` [parks](crate::db::resume::Park): it gives its connection back to the pool and takes one
+//! again to resume after its last row when the client has caught up (`db::resume`).
 //!
 //! [`buffered`]: the baseline. The whole result is collected, then encoded, then sent with a
 //! `Content-Length`, as the seed API's "standard" endpoint did.
@@ -20,9 +23,12 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
-use futures_util::{Stream, StreamExt, TryStreamExt};
+use bytes::Bytes;
+use futures_util::{FutureExt, Stream, StreamExt, TryStreamExt};
 use shared::Message;
+use tracing::Instrument;
 
+use crate::db::resume::{Park, Unparkable};
 use crate::db::rows::MessageItem;
 use crate::encode::{BodyFormat, ChunkEncoder, Encoder};
 use crate::error::AppError;
@@ -34,6 +40,9 @@ use crate::metrics::{Metrics, StreamOutcome, StreamTracker};
 pub struct StreamSettings {
     pub metrics: Arc<Metrics>,
     pub first_row_timeout: Duration,
+    /// How long a stream waits for a slow client before it parks (`--park-after`); `None`:
+    /// never (a slow client keeps its connection).
+    pub park_after: Option<Duration>,
 }
 
 /// Waits for the row stream's first item, at most `timeout`.
@@ -73,11 +82,25 @@ pub async fn streamed<S>(
 where
     S: Stream<Item = Result<Message, sqlx::Error>> + Send + 'static,
 {
-    let rows = rows.map_ok(MessageItem::Row);
+    let rows = Unparkable::new(rows.map_ok(MessageItem::Row));
     streamed_with(rows, |capacity| Encoder::new(format, capacity), batch, settings).await
 }
 
+/// Chunks encoded ahead of what the client has taken; when they are all waiting for longer
+/// than [`StreamSettings::park_after`], the stream parks.
+const CHUNKS_AHEAD: usize = 2;
+
+type Chunk = Result<Bytes, StreamAborted>;
+
 /// [`streamed`] for any row stream and encoder: `encoder(capacity)` makes the encoder.
+///
+/// After the first row, a task of its own reads and encodes the rows, at most
+/// [`CHUNKS_AHEAD`] chunks ahead of hyper, which takes a chunk only when the socket has room.
+/// So a slow client slows the query down instead of filling memory; and when a chunk has
+/// waited for [`StreamSettings::park_after`], the stream [parks](crate::db::resume::Park): its query and
+/// connection go back, and it takes a connection again once the client has caught up. A
+/// client that leaves drops the body, which ends the task at its next wait, closing the
+/// connection and so stopping the query.
 pub async fn streamed_with<S, E, X>(
     rows: S,
     encoder: impl FnOnce(usize) -> E,
@@ -87,10 +110,10 @@ pub async fn streamed_with<S, E, X>(
 where
     E: ChunkEncoder,
     X: Into<AppError> + Send + 'static,
-    S: Stream<Item = Result<E::Item, X>> + Send + 'static,
+    S: Stream<Item = Result<E::Item, X>> + Park + Unpin + Send + 'static,
 {
     let tracker = StreamTracker::start(settings.metrics.clone());
-    let mut rows = Box::pin(rows);
+    let mut rows = rows;
     let first = match first_item(&mut rows, settings.first_row_timeout).await {
         Ok(Some(Err(error))) => {
             tracker.finish(StreamOutcome::Failed);
@@ -103,10 +126,30 @@ where
         }
         Ok(first) => first,
     };
-    let mut encoder = encoder(batch as usize * ROW_BYTES_ESTIMATE);
+    let encoder = encoder(batch as usize * ROW_BYTES_ESTIMATE);
     let content_type = encoder.content_type();
-    let batch = batch as u64;
-    let chunks = async_stream::stream! {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(CHUNKS_AHEAD);
+    let producer = Producer { tx, tracker, park_after: settings.park_after, batch: batch as u64 };
+    tokio::spawn(producer.run(rows, encoder, first).instrument(tracing::Span::current()));
+    let chunks = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    Ok(response(content_type, Body::from_stream(chunks), true))
+}
+
+/// The task that reads and encodes one stream's rows (see [`streamed_with`]).
+struct Producer {
+    tx: tokio::sync::mpsc::Sender<Chunk>,
+    tracker: StreamTracker,
+    park_after: Option<Duration>,
+    batch: u64,
+}
+
+impl Producer {
+    async fn run<S, E, X>(self, mut rows: S, mut encoder: E, first: Option<Result<E::Item, X>>)
+    where
+        E: ChunkEncoder,
+        X: Into<AppError>,
+        S: Stream<Item = Result<E::Item, X>> + Park + Unpin,
+    {
         encoder.begin();
         let mut next = first;
         let mut flush_at = 1; // the first row goes out alone; then whole batches
@@ -116,11 +159,13 @@ where
                 Some(Ok(row)) => {
                     encoder.item(&row);
                     if encoder.rows() == flush_at {
-                        tracker.rows_read(encoder.rows() - counted);
+                        self.tracker.rows_read(encoder.rows() - counted);
                         counted = encoder.rows();
                         let chunk = encoder.take();
-                        tracker.bytes_sent(chunk.len());
-                        yield Ok(chunk);
+                        self.tracker.bytes_sent(chunk.len());
+                        if !self.send(Ok(chunk), &mut rows).await {
+                            return; // the client left: dropping `rows` stops the query
+                        }
                         if flush_at == 1 {
                             // Two reasons to pause here. hyper flushes its write buffer only
                             // when the body is pending (or the buffer is full): without a
@@ -133,42 +178,86 @@ where
                             // run first; the whole stream loses about as much.
                             tokio::time::sleep(FIRST_ROW_HEADSTART).await;
                         }
-                        flush_at += batch;
+                        flush_at += self.batch;
                     }
                 }
                 Some(Err(error)) => {
                     let error: AppError = error.into();
-                    tracker.rows_read(encoder.rows() - counted);
+                    self.tracker.rows_read(encoder.rows() - counted);
                     tracing::warn!(rows = encoder.rows(), %error, "stream failed after its status line");
                     encoder.error(&error.body());
                     if encoder.pending() > 0 {
-                        yield Ok(encoder.take());
-                        // hyper drops its unsent buffer when a body errors: give it a moment to
-                        // flush the frame first. The stream is dead anyway; this only delays
-                        // the abort.
+                        if !self.send(Ok(encoder.take()), &mut rows).await {
+                            return;
+                        }
+                        // hyper drops its unsent buffer when a body errors: give it a moment
+                        // to flush the frame first. The stream is dead anyway; this only
+                        // delays the abort.
                         tokio::time::sleep(ERROR_FRAME_GRACE).await;
                     }
-                    let rows = encoder.rows();
+                    let rows_sent = encoder.rows();
+                    let Producer { tx, tracker, .. } = self;
                     tracker.finish(StreamOutcome::Failed);
-                    yield Err(StreamAborted { rows, source: error });
+                    let _ = tx.send(Err(StreamAborted { rows: rows_sent, source: error })).await;
                     return;
                 }
                 None => {
-                    tracker.rows_read(encoder.rows() - counted);
+                    self.tracker.rows_read(encoder.rows() - counted);
                     encoder.end();
                     let chunk = encoder.take();
-                    tracker.bytes_sent(chunk.len());
-                    if !chunk.is_empty() {
-                        yield Ok(chunk);
+                    self.tracker.bytes_sent(chunk.len());
+                    if !chunk.is_empty() && !self.send(Ok(chunk), &mut rows).await {
+                        return;
                     }
+                    let Producer { tracker, .. } = self;
                     tracker.finish(StreamOutcome::Completed);
                     return;
                 }
             }
-            next = rows.next().await;
+            next = match self.next_row(&mut rows).await {
+                Some(next) => next,
+                None => return, // the client left while the query was working
+            };
         }
-    };
-    Ok(response(content_type, Body::from_stream(chunks), true))
+    }
+
+    /// The next row; `None` when the client left while the row was awaited.
+    async fn next_row<S: Stream + Unpin>(&self, rows: &mut S) -> Option<Option<S::Item>> {
+        // Rows that are ready cost no more than before; only a wait also watches the client.
+        if let Some(item) = rows.next().now_or_never() {
+            return Some(item);
+        }
+        tokio::select! {
+            biased;
+            item = rows.next() => Some(item),
+            () = self.tx.closed() => None,
+        }
+    }
+
+    /// Hands `chunk` to the body; parks `rows` if it has to wait longer than `park_after`.
+    /// `false`: the client left.
+    async fn send<S: Park>(&self, chunk: Chunk, rows: &mut S) -> bool {
+        let permit = match self.park_after {
+            Some(wait) => match tokio::time::timeout(wait, self.tx.reserve()).await {
+                Ok(permit) => permit,
+                Err(_) => {
+                    if rows.park() {
+                        self.tracker.parked();
+                        tracing::debug!("the client reads slowly: stream parked, its connection given back");
+                    }
+                    self.tx.reserve().await
+                }
+            },
+            None => self.tx.reserve().await,
+        };
+        match permit {
+            Ok(permit) => {
+                permit.send(chunk);
+                true
+            }
+            Err(_) => false,
+        }
+    }
 }
 
 /// Collects every row, encodes them all, then sends one body with a `Content-Length`.

@@ -104,6 +104,11 @@ pub struct ServeArgs {
     /// 504 query_timeout, e.g. 30s. A slow reader is never cut by it [default: 30s].
     #[arg(long, env = "ROWSTREAM_FIRST_ROW_TIMEOUT", value_parser = humantime::parse_duration)]
     pub first_row_timeout: Option<Duration>,
+    /// How long a stream waits for a client that stopped reading before it gives its
+    /// database connection back (and takes one again to resume after its last row when the
+    /// client catches up); 0 to never [default: 250ms].
+    #[arg(long, env = "ROWSTREAM_PARK_AFTER", value_parser = humantime::parse_duration)]
+    pub park_after: Option<Duration>,
     /// Serve the viewer at / from this directory (a `scripts/build-viewer.sh --out DIR`
     /// build) instead of the copy embedded in the binary [default: embedded].
     #[arg(long, env = "ROWSTREAM_DIST")]
@@ -247,6 +252,7 @@ impl From<&ServeArgs> for Layer {
             batch_size: args.batch_size,
             max_rows: args.max_rows,
             first_row_timeout: args.first_row_timeout,
+            park_after: args.park_after,
             dist: args.dist.clone(),
             seed_rows: args.seed_rows,
             schemas: args.schemas.clone(),

@@ -11,6 +11,7 @@
 //! batch_size = 1000
 //! max_rows = 1000000      # the most rows one response sends; default: no cap
 //! first_row_timeout = "30s"  # a query with no first row by then is stopped (504)
+//! park_after = "250ms"       # a stream whose client stalls this long gives its connection back ("0s": never)
 //! dist = "server/viewer"  # serve the viewer from a directory instead of the embedded copy
 //! seed_rows = 500000
 //! pg_read = "copy"        # or "fetch"
@@ -65,6 +66,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://rowstream.db";
 pub const DEFAULT_CONFIG_FILE: &str = "rowstream.toml";
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub const DEFAULT_FIRST_ROW_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_PARK_AFTER: Duration = Duration::from_millis(250);
 
 /// Resolved settings; every command reads the fields it needs.
 #[derive(Debug, Clone)]
@@ -80,6 +82,9 @@ pub struct Config {
     pub max_rows: Option<u64>,
     /// How long a query may take to send its first row before it is stopped (504).
     pub first_row_timeout: Duration,
+    /// How long a stream waits for a client that stopped reading before it parks (gives its
+    /// connection back until the client catches up); zero: never.
+    pub park_after: Duration,
     /// Serve the viewer from this directory instead of the copy embedded in the binary.
     pub dist: Option<PathBuf>,
     pub seed_rows: u64,
@@ -118,6 +123,7 @@ impl Default for Config {
             batch_size: 1000,
             max_rows: None,
             first_row_timeout: DEFAULT_FIRST_ROW_TIMEOUT,
+            park_after: DEFAULT_PARK_AFTER,
             dist: None,
             seed_rows: 500_000,
             pg_read: PgRead::default(),
@@ -179,6 +185,8 @@ pub struct Layer {
     pub max_rows: Option<u64>,
     #[serde(default, with = "humantime_serde")]
     pub first_row_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub park_after: Option<Duration>,
     pub dist: Option<PathBuf>,
     pub seed_rows: Option<u64>,
     pub pg_read: Option<PgRead>,
@@ -240,6 +248,7 @@ impl Config {
             batch_size: high.batch_size.or(low.batch_size).unwrap_or(d.batch_size),
             max_rows: high.max_rows.or(low.max_rows),
             first_row_timeout: high.first_row_timeout.or(low.first_row_timeout).unwrap_or(d.first_row_timeout),
+            park_after: high.park_after.or(low.park_after).unwrap_or(d.park_after),
             dist: high.dist.or(low.dist).or(d.dist),
             seed_rows: high.seed_rows.or(low.seed_rows).unwrap_or(d.seed_rows),
             pg_read: high.pg_read.or(low.pg_read).unwrap_or(d.pg_read),

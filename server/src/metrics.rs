@@ -20,6 +20,9 @@ pub struct Metrics {
     pub streams_cancelled: AtomicU64,
     /// Streams that hit a database error after their status line was sent.
     pub streams_failed: AtomicU64,
+    /// Times a stream gave its database connection back because its client read slowly
+    /// (`--park-after`), to take one again when the client caught up.
+    pub streams_parked: AtomicU64,
 }
 
 /// How a stream ended, recorded once by [`StreamTracker`].
@@ -47,6 +50,11 @@ impl Metrics {
             ("rowstream_streams_completed_total", "Streams that ended with their end marker.", &self.streams_completed),
             ("rowstream_streams_cancelled_total", "Streams dropped early by the client.", &self.streams_cancelled),
             ("rowstream_streams_failed_total", "Streams aborted by a database error.", &self.streams_failed),
+            (
+                "rowstream_streams_parked_total",
+                "Times a stream gave its database connection back while its client read slowly.",
+                &self.streams_parked,
+            ),
         ];
         for (name, help, value) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Relaxed));
@@ -79,6 +87,10 @@ impl StreamTracker {
     /// Called once per batch, not per row: one atomic add per chunk is free at any rate.
     pub fn rows_read(&self, n: u64) {
         self.metrics.rows_read.fetch_add(n, Relaxed);
+    }
+
+    pub fn parked(&self) {
+        self.metrics.streams_parked.fetch_add(1, Relaxed);
     }
 
     pub fn bytes_sent(&self, n: usize) {

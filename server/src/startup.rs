@@ -20,7 +20,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::{middleware, Router};
+use axum::Router;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -91,6 +91,7 @@ impl Application {
             batch_size: config.batch_size,
             max_rows: config.max_rows,
             first_row_timeout: config.first_row_timeout,
+            park_after: (!config.park_after.is_zero()).then_some(config.park_after),
             catalog,
             forms: FormLimits { max_body: config.max_body },
             upstream,
@@ -162,7 +163,7 @@ async fn describe_saved_queries(reader: &Database, queries: &[SavedQueryDef]) ->
 /// The layers every served router gets: the URL limit (414), catch-panic (500 JSON), the
 /// security headers, and CORS when origins are configured.
 pub fn harden(router: Router, http: HttpLimits, cors: &CorsSettings) -> Router {
-    let router = router.layer(catch_panic::layer()).layer(middleware::from_fn_with_state(http, limits::limit_uri));
+    let router = router.layer(catch_panic::layer()).layer(limits::UriLimitLayer::new(&http));
     security::protect(router, cors)
 }
 

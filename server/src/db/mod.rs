@@ -7,6 +7,8 @@
 //! - [`read`]: the read-only transaction (with the request's role) every row stream reads
 //!   in, and the rows of a saved query or ad-hoc statement; [`pg_types`] maps the types a
 //!   statement's description names.
+//! - [`resume`]: [`resume::Park`]: a stream that gives its connection back while its client
+//!   stalls and resumes by key (`messages`).
 //! - [`error`]: [`RowStreamError`], which keeps `sqlx::Error` inside this module.
 //! - [`migrations`]: the embedded schema migrations.
 
@@ -16,6 +18,7 @@ pub mod migrations;
 pub mod pg_decode;
 pub mod pg_types;
 pub mod read;
+pub mod resume;
 pub mod rows;
 pub mod table_rows;
 
@@ -80,6 +83,15 @@ pub enum Connection {
     Sqlite(PoolConnection<Sqlite>),
 }
 
+/// A lazily connecting SQLite pool of `--pool-size` connections opened with `options`.
+fn sqlite_pool(options: SqliteConnectOptions, config: &Config) -> SqlitePool {
+    SqlitePoolOptions::new()
+        .max_connections(config.pool_size)
+        .test_before_acquire(false)
+        .acquire_timeout(config.acquire_timeout)
+        .connect_lazy_with(options)
+}
+
 impl Database {
     /// Opens the pool (lazily: the first connection is made by the first query). An SQLite
     /// file is created when missing.
@@ -93,12 +105,7 @@ impl Database {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(5))
                 .disable_statement_logging();
-            let pool = SqlitePoolOptions::new()
-                .max_connections(config.pool_size)
-                .test_before_acquire(false)
-                .acquire_timeout(config.acquire_timeout)
-                .connect_lazy_with(options);
-            Ok(Database::Sqlite(pool))
+            Ok(Database::Sqlite(sqlite_pool(options, config)))
         } else {
             let mut options = PgConnectOptions::from_str(url)?.disable_statement_logging();
             if options.get_application_name().is_none() {
@@ -154,12 +161,7 @@ impl Database {
                     .pragma("query_only", "ON")
                     .busy_timeout(Duration::from_secs(5))
                     .disable_statement_logging();
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(config.pool_size)
-                    .test_before_acquire(false)
-                    .acquire_timeout(config.acquire_timeout)
-                    .connect_lazy_with(options);
-                Ok(Database::Sqlite(pool))
+                Ok(Database::Sqlite(sqlite_pool(options, config)))
             }
         }
     }

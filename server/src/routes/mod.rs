@@ -41,6 +41,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{require_jwt, JwtKeys};
 use crate::body::{self, StreamSettings};
+use crate::db::resume::Unparkable;
 use crate::db::table_rows::TableItem;
 use crate::db::{Database, RowStreamError};
 use crate::error::AppError;
@@ -65,6 +66,8 @@ pub struct AppState {
     pub max_rows: Option<u64>,
     /// How long a query may take to send its first row (`--first-row-timeout`).
     pub first_row_timeout: Duration,
+    /// How long a stream waits for a stalled client before it parks (`--park-after`).
+    pub park_after: Option<Duration>,
     /// The served relations (introspected; re-read when a name is unknown).
     pub catalog: Arc<CatalogHandle>,
     /// How much of a request body the form routes and `/demo2` read.
@@ -83,7 +86,11 @@ pub struct AppState {
 impl AppState {
     /// What the response bodies need: metrics and the first-row timeout.
     pub fn stream_settings(&self) -> StreamSettings {
-        StreamSettings { metrics: self.metrics.clone(), first_row_timeout: self.first_row_timeout }
+        StreamSettings {
+            metrics: self.metrics.clone(),
+            first_row_timeout: self.first_row_timeout,
+            park_after: self.park_after,
+        }
     }
 
     /// The rows a request may get: its `limit`, and never more than `--max-rows`.
@@ -159,7 +166,7 @@ where
     let encoder = move |capacity| TableEncoder::new(format, &columns, &primary_key, batch, capacity);
     let settings = state.stream_settings();
     match mode {
-        Mode::Stream => body::streamed_with(rows, encoder, batch, &settings).await,
+        Mode::Stream => body::streamed_with(Unparkable::new(rows), encoder, batch, &settings).await,
         Mode::Buffered => body::buffered_with(rows, encoder, &settings).await,
     }
 }

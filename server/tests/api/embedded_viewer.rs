@@ -2,24 +2,9 @@
 //! no `dist/` and started there, serves the viewer it embeds, with the right types and
 //! caching headers. Plus `--version` and `completions`.
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
-use crate::helpers::eventually;
-
-/// The release binary (this test's own when the tests run with `--release`, as `scripts/test.sh` runs them).
-fn release_binary() -> PathBuf {
-    let debug = PathBuf::from(env!("CARGO_BIN_EXE_rowstream"));
-    let target = debug.parent().and_then(|p| p.parent()).expect("target dir");
-    let release = target.join("release").join("rowstream");
-    assert!(
-        release.exists(),
-        "no release binary at {}: run `cargo build --release -p rowstream` first, or the tests with `--release` (scripts/test.sh does)",
-        release.display()
-    );
-    release
-}
+use crate::helpers::{release_binary, wait_until_healthy};
 
 struct Server {
     child: Child,
@@ -53,12 +38,7 @@ async fn start_copied_release_binary() -> Server {
         .spawn()
         .expect("start the release binary");
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    let up = eventually(Duration::from_secs(20), Duration::from_millis(50), || async {
-        client.get(format!("{base}/healthz")).send().await.map(|r| r.status().is_success()).unwrap_or(false)
-    })
-    .await;
-    assert!(up, "the copied release binary did not start");
+    assert!(wait_until_healthy(&base).await, "the copied release binary did not start");
     Server { child, base, _dir: dir }
 }
 

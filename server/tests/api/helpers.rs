@@ -106,21 +106,40 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(schema) = self.schema.take() {
-            // Best effort, on a thread of its own: Drop cannot await.
-            let url = postgres_base_url();
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
-                if let Ok(rt) = rt {
-                    rt.block_on(async {
-                        if let Ok(mut c) = sqlx::PgConnection::connect(&url).await {
-                            let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&mut c).await;
-                        }
-                    });
-                }
-            })
-            .join();
+            run_sql_from_drop(format!("DROP SCHEMA {schema} CASCADE"));
         }
     }
+}
+
+/// Runs `sql` (one or more statements) on the test PostgreSQL, best effort, on a thread of
+/// its own: for clean-up in `Drop`, which cannot await.
+pub fn run_sql_from_drop(sql: String) {
+    let url = postgres_base_url();
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        if let Ok(rt) = rt {
+            rt.block_on(async {
+                if let Ok(mut c) = sqlx::PgConnection::connect(&url).await {
+                    let _ = sqlx::raw_sql(&sql).execute(&mut c).await;
+                }
+            });
+        }
+    })
+    .join();
+}
+
+/// Terminates every backend of this test's server that is not idle (the server names its
+/// connections after the test's schema); how many it terminated.
+pub async fn terminate_busy_backends(app: &TestApp) -> i64 {
+    let mut pg = sqlx::PgConnection::connect(&postgres_base_url()).await.expect("connect");
+    sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = $1 AND state <> 'idle' AND pid <> pg_backend_pid()) t",
+    )
+    .bind(app.db.schema.clone().expect("a PostgreSQL test"))
+    .fetch_one(&mut pg)
+    .await
+    .expect("terminate")
 }
 
 fn rand_suffix() -> String {
@@ -352,4 +371,27 @@ pub fn parse_text(body: &str) -> Vec<Message> {
             }
         })
         .collect()
+}
+
+/// The release `rowstream` binary, for the tests that run it as a process of its own (this
+/// test binary's sibling when the tests run with `--release`, as `scripts/test.sh` runs them).
+pub fn release_binary() -> std::path::PathBuf {
+    let debug = std::path::PathBuf::from(env!("CARGO_BIN_EXE_rowstream"));
+    let target = debug.parent().and_then(|p| p.parent()).expect("target dir");
+    let release = target.join("release").join("rowstream");
+    assert!(
+        release.exists(),
+        "no release binary at {}: run `cargo build --release -p rowstream` first, or the tests with `--release` (scripts/test.sh does)",
+        release.display()
+    );
+    release
+}
+
+/// Waits up to 20 s for a server process at `base` to answer `/healthz` with a 2xx.
+pub async fn wait_until_healthy(base: &str) -> bool {
+    let client = reqwest::Client::new();
+    eventually(Duration::from_secs(20), Duration::from_millis(50), || async {
+        client.get(format!("{base}/healthz")).send().await.map(|r| r.status().is_success()).unwrap_or(false)
+    })
+    .await
 }

@@ -86,6 +86,9 @@ async fn postgres_restarted_mid_stream_cuts_every_stream_then_recovers() {
         // The 10 held streams keep their connections until their clients read on (their
         // queries' failure is only seen then): 10 more for the new streams.
         pool_size: 20,
+        // The held streams keep their queries (a parked stream would have given its
+        // connection back and would resume on the restarted server instead).
+        park_after: Duration::ZERO,
         ..Config::default()
     };
     let db = rowstream::db::Database::connect(&config).expect("connect");
