@@ -35,7 +35,7 @@ use crate::hits::HitCounter;
 use crate::introspect::CatalogHandle;
 use crate::limits::{self, HttpLimits};
 use crate::metrics::Metrics;
-use crate::routes::{router, AppState};
+use crate::routes::{router, AppContext, AppState};
 use crate::security::{self, CorsSettings};
 use crate::source::adhoc::DESCRIBE_PREFIX;
 use crate::source::saved::SavedQueryDef;
@@ -84,7 +84,7 @@ impl Application {
         let hits = HitCounter::open(&config.hits, &db).await?;
         let reader = db.reader(&config)?;
         describe_saved_queries(&reader, &config.queries).await?;
-        let state = AppState {
+        let state = AppState::new(AppContext {
             db: db.clone(),
             keys,
             metrics: Arc::new(Metrics::default()),
@@ -99,7 +99,7 @@ impl Application {
             reader,
             queries: Arc::new(config.queries.clone()),
             allow_sql: config.allow_sql,
-        };
+        });
         if config.dist.is_none() && !crate::routes::viewer::embedded_viewer_present() {
             tracing::warn!(
                 "this rowstream was built without its viewer (server/viewer/ was missing): the API works, \

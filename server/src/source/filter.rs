@@ -78,12 +78,11 @@ pub fn parse(dialect: Dialect, table: &TableDef, column: usize, name: &str, valu
         ));
     };
     let col = &table.relation.columns[column];
+    let not_comparable =
+        || BadRequest::new(name, format!("{name}: {} values cannot be compared (only is.null, like)", col.sql_type));
     let compare = |c| -> Result<Condition, BadRequest> {
-        if matches!(col.column_type, ColumnType::Json) {
-            return Err(BadRequest::new(
-                name,
-                format!("{name}: json values cannot be compared (only is.null, like); jsonb can"),
-            ));
+        if !value::compares(&col.column_type) {
+            return Err(not_comparable());
         }
         Ok(Condition::Compare(c, value::parse(dialect, table, column, operand, name)?))
     };
@@ -105,8 +104,8 @@ pub fn parse(dialect: Dialect, table: &TableDef, column: usize, name: &str, valu
             Condition::Like { pattern, case_insensitive }
         }
         "in" => {
-            if matches!(col.column_type, ColumnType::Json) {
-                return Err(BadRequest::new(name, format!("{name}: json values cannot be compared; jsonb can")));
+            if !value::compares(&col.column_type) {
+                return Err(not_comparable());
             }
             let items = parse_list(operand).ok_or_else(|| {
                 BadRequest::new(name, format!("{name}: in takes a list in parentheses, like in.(1,2,\"a,b\"), got {operand:?}"))

@@ -130,8 +130,12 @@ pub fn parse_order(table: &TableDef, text: Option<&str>) -> Result<Vec<SortKey>,
                 }
             }
             key.nulls_first = nulls.unwrap_or(key.descending);
-            if matches!(table.relation.columns[index].column_type, shared::ColumnType::Json) {
-                return Err(BadRequest::new("order", format!("order: json column {name:?} has no order (jsonb has)")));
+            let col = &table.relation.columns[index];
+            if !super::value::compares(&col.column_type) {
+                return Err(BadRequest::new(
+                    "order",
+                    format!("order: {} column {name:?} has no order rowstream can resume by", col.sql_type),
+                ));
             }
             if keys.iter().any(|k| k.column == index) {
                 return Err(BadRequest::new("order", format!("order: {name:?} is named twice")));

@@ -82,6 +82,17 @@ pub fn parse_as(
 /// (`int8`, `numeric`, `timestamptz`, …), common SQL spellings of them (`bigint`,
 /// `integer`, `boolean`, `double precision`, `varchar`, …), and `T[]` for an array of `T`
 /// (PostgreSQL). Returns the type and the name its text is cast to in PostgreSQL.
+/// Whether values of `ty` compare with `=`, `<`, `>` (and so can be filtered by those,
+/// ordered and resumed after): not `json`, not the types rowstream sends as text (`point`
+/// has no `<`, nor even `=`).
+pub fn compares(ty: &ColumnType) -> bool {
+    match ty {
+        ColumnType::Json | ColumnType::Other(_) => false,
+        ColumnType::Array(element) => compares(element),
+        _ => true,
+    }
+}
+
 pub fn param_type(name: &str) -> Option<(ColumnType, String)> {
     let name = name.trim().to_ascii_lowercase();
     if let Some(element) = name.strip_suffix("[]") {

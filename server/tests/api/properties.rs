@@ -164,7 +164,7 @@ mod table_rows {
     }
 
     /// Values every column type might be given: its own and every other type's, and junk.
-    fn filter_value() -> impl Strategy<Value = String> {
+    pub(super) fn filter_value() -> impl Strategy<Value = String> {
         prop_oneof![
             3 => prop::sample::select(vec![
                 "1", "-1", "0", "2147483648", "-32769", "9223372036854775808", "1.5", "1e308", "1e309", "NaN",
@@ -279,7 +279,7 @@ mod table_rows {
     }
 
     /// 2xx with a whole body (NDJSON without an error frame), or 4xx with a JSON error body.
-    async fn check_rows(request: reqwest::RequestBuilder, what: &str) -> Result<(), TestCaseError> {
+    pub(super) async fn check_rows(request: reqwest::RequestBuilder, what: &str) -> Result<(), TestCaseError> {
         let response = request.send().await.map_err(|e| TestCaseError::fail(format!("{what}: no answer: {e}")))?;
         let status = response.status();
         let ndjson =
@@ -340,5 +340,123 @@ mod table_rows {
     fn sqlite_any_filter_order_select_and_token_is_a_2xx_or_a_4xx_json_error() {
         let setup = crate::tables::items_setup(Backend::Sqlite);
         run(Backend::Sqlite, setup, "items", &["id", "name", "qty", "price", "tag", "flag", "d"]);
+    }
+}
+
+/// `/api/queries/{name}/rows`: any parameter names and values (typed int2, int8, numeric,
+/// float8, bool, date, timestamptz, uuid, int4[], text with a default), with `limit`,
+/// `format` and `mode`.
+mod saved_query_parameters {
+    use rowstream::source::saved::{ParamSpec, SavedQueryDef};
+    use rowstream::source::Dialect;
+
+    use super::table_rows::{check_rows, filter_value};
+    use super::*;
+
+    const PARAMS: &[(&str, &str)] = &[
+        ("small", "int2"),
+        ("big", "int8"),
+        ("amount", "numeric"),
+        ("ratio", "float8"),
+        ("flag", "bool"),
+        ("day", "date"),
+        ("at", "timestamptz"),
+        ("id", "uuid"),
+        ("ids", "int4[]"),
+    ];
+
+    /// SQLite has no arrays: every parameter but `ids`.
+    fn params(dialect: Dialect) -> &'static [(&'static str, &'static str)] {
+        match dialect {
+            Dialect::Postgres => PARAMS,
+            Dialect::Sqlite => &PARAMS[..PARAMS.len() - 1],
+        }
+    }
+
+    fn query(dialect: Dialect) -> SavedQueryDef {
+        let mut specs: Vec<ParamSpec> = params(dialect)
+            .iter()
+            .map(|(name, type_name)| ParamSpec { name: (*name).into(), type_name: (*type_name).into(), default: None })
+            .collect();
+        specs.push(ParamSpec { name: "label".into(), type_name: "text".into(), default: Some("x".into()) });
+        let sql = match dialect {
+            Dialect::Postgres => {
+                "select :small as small, :big as big, :amount as amount, :ratio as ratio, :flag as flag, :day as day, \
+                 :at as at, :id as id, :ids as ids, :label as label from generate_series(1, 3) g"
+            }
+            Dialect::Sqlite => {
+                "select :small as small, :big as big, :amount as amount, :ratio as ratio, :flag as flag, :day as day, \
+                 :at as at, :id as id, :label as label from (select 1 union all select 2)"
+            }
+        };
+        SavedQueryDef::new("every_param", sql, &specs, dialect).expect("saved query")
+    }
+
+    fn pairs(dialect: Dialect) -> impl Strategy<Value = Vec<(String, String)>> {
+        let params = params(dialect);
+        let mut names: Vec<&str> = params.iter().map(|(n, _)| *n).collect();
+        names.extend(["label", "limit", "format", "mode", "batch", "Big", ""]);
+        let name = prop_oneof![8 => prop::sample::select(names).prop_map(str::to_owned), 1 => any::<String>()];
+        let value = prop_oneof![
+            4 => filter_value(),
+            1 => prop::sample::select(vec!["{1,2,3}", "{}", "{1,NULL}", "{a}", "2024-02-29T12:00:00+02:00", "csv", "arrow", "buffered"])
+                .prop_map(str::to_owned),
+        ];
+        // Mostly every parameter once, with one of them replaced or repeated.
+        // Each parameter mostly with a value of its type (edges included), else anything.
+        let typed = |type_name: &str| -> Vec<&'static str> {
+            match type_name {
+                "int2" => vec!["0", "-32768", "32767", "32768"],
+                "int8" => vec!["1", "-9223372036854775808", "9223372036854775807"],
+                "numeric" => vec!["1.5", "123456789012345678901234567890.123", "NaN", "-0"],
+                "float8" => vec!["0.5", "1e308", "-Infinity", "NaN"],
+                "bool" => vec!["true", "false", "t", "0"],
+                "date" => vec!["2024-02-29", "1970-01-01", "infinity"],
+                "timestamptz" => vec!["2024-01-01T12:00:00Z", "2024-01-01 12:00:00+02", "-infinity"],
+                "uuid" => vec!["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "00000000-0000-0000-0000-000000000000"],
+                _ => vec!["{1,2,3}", "{}", "{NULL,1}"],
+            }
+        };
+        let values: Vec<_> = params
+            .iter()
+            .map(|(_, type_name)| {
+                prop_oneof![3 => prop::sample::select(typed(type_name)).prop_map(str::to_owned), 1 => filter_value()]
+            })
+            .collect();
+        let complete = values.prop_map(move |values| {
+            params.iter().zip(values).map(|((name, _), value)| ((*name).to_owned(), value)).collect::<Vec<_>>()
+        });
+        (complete, prop::collection::vec((name, value), 0..2)).prop_map(|(mut all, extra)| {
+            all.extend(extra);
+            all
+        })
+    }
+
+    fn run(backend: Backend, dialect: Dialect) {
+        let rt = Arc::new(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap());
+        let app = rt.block_on(async {
+            let db = TestDb::new(backend).await;
+            spawn_app_on(db, |c| c.queries = vec![query(dialect)]).await
+        });
+        let mut runner = runner();
+        runner
+            .run(&pairs(dialect), |pairs| {
+                let query: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
+                let path = format!("/api/queries/every_param/rows?{query}");
+                rt.block_on(check_rows(app.get(&path), &format!("GET {path}")))
+            })
+            .unwrap();
+        assert_eq!(rt.block_on(app.client.get(app.url("/healthz")).send()).unwrap().status(), 200);
+        drop(app);
+    }
+
+    #[test]
+    fn postgres_any_parameter_value_is_a_2xx_or_a_4xx_json_error() {
+        run(Backend::Postgres, Dialect::Postgres);
+    }
+
+    #[test]
+    fn sqlite_any_parameter_value_is_a_2xx_or_a_4xx_json_error() {
+        run(Backend::Sqlite, Dialect::Sqlite);
     }
 }
