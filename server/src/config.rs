@@ -51,7 +51,7 @@ use serde::Deserialize;
 use shared::BATCH_MAX;
 
 use crate::auth::MIN_SECRET_BYTES;
-use crate::db::PgRead;
+use crate::db::{DbSettings, PgRead};
 use crate::form::DEFAULT_MAX_BODY;
 use crate::hits::{HitSettings, DEFAULT_HIT_KEY};
 use crate::introspect::CatalogSettings;
@@ -227,6 +227,16 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// What the database layer needs of these settings.
+    pub fn db_settings(&self) -> DbSettings {
+        DbSettings {
+            url: self.database_url.clone(),
+            pool_size: self.pool_size,
+            acquire_timeout: self.acquire_timeout,
+            pg_read: self.pg_read,
+        }
+    }
+
     /// Layers `cli` over the settings file (`file`, or ./rowstream.toml when it exists).
     pub fn resolve(cli: Layer, file: Option<&Path>) -> Result<Config, ConfigError> {
         let from_file = match file {

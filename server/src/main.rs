@@ -75,7 +75,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Seed(args) => {
             let config = Config::resolve(Layer::from(&args.database), cli.config.as_deref())?;
-            let db = Database::connect(&config)?;
+            let db = Database::connect(&config.db_settings())?;
             db.migrate().await?;
             seed::seed(&db, args.rows).await?;
             eprintln!("seeded {} rows into {}", args.rows, redact(&config.database_url));

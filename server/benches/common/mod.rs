@@ -41,7 +41,7 @@ pub async fn ensure_seeded(admin_url: &str, rows: u64) -> anyhow::Result<String>
     }
     let url = database_url(admin_url, &name);
     let config = Config { database_url: url.clone(), ..Config::default() };
-    let db = Database::connect(&config)?;
+    let db = Database::connect(&config.db_settings())?;
     db.migrate().await?;
     let Database::Postgres(pool, _) = &db else { anyhow::bail!("not postgres") };
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM messages").fetch_one(pool).await?;

@@ -26,6 +26,7 @@ pub use error::RowStreamError;
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
@@ -33,7 +34,19 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, PgPool, Postgres, Sqlite, SqlitePool};
 
-use crate::config::Config;
+/// What the database layer needs to open its pools; `crate::config` builds it from the
+/// flags, environment and settings file (the dependency points from config to here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbSettings {
+    /// `sqlite://FILE` or `postgres://…`.
+    pub url: String,
+    /// Connections per pool (`--pool-size`).
+    pub pool_size: u32,
+    /// How long a request waits for a pooled connection (`--acquire-timeout`).
+    pub acquire_timeout: Duration,
+    /// How PostgreSQL rows are read (`--pg-read`).
+    pub pg_read: PgRead,
+}
 
 /// The name our PostgreSQL sessions carry in `pg_stat_activity`, unless the URL
 /// (`?application_name=`) or `PGAPPNAME` names them otherwise.
@@ -59,44 +72,61 @@ pub enum PgRead {
     Fetch,
 }
 
-/// Set once a server refused binary COPY: every later request reads with `fetch`.
-static COPY_UNSUPPORTED: AtomicBool = AtomicBool::new(false);
+/// How one PostgreSQL pool reads rows: the configured [`PgRead`], and whether its server
+/// has refused binary COPY (then every later request of this pool reads with `fetch`).
+/// Shared by the pool's clones and its connections; nothing of it is process-wide.
+#[derive(Debug, Clone)]
+pub struct ReadPath(Arc<ReadPathState>);
 
-pub(crate) fn copy_unsupported() -> bool {
-    COPY_UNSUPPORTED.load(Ordering::Relaxed)
+#[derive(Debug)]
+struct ReadPathState {
+    configured: PgRead,
+    copy_refused: AtomicBool,
 }
 
-pub(crate) fn mark_copy_unsupported() {
-    COPY_UNSUPPORTED.store(true, Ordering::Relaxed);
+impl ReadPath {
+    pub fn new(configured: PgRead) -> ReadPath {
+        ReadPath(Arc::new(ReadPathState { configured, copy_refused: AtomicBool::new(false) }))
+    }
+
+    /// Whether rows are read with binary COPY (configured so, and never refused).
+    pub fn uses_copy(&self) -> bool {
+        self.0.configured == PgRead::Copy && !self.0.copy_refused.load(Ordering::Relaxed)
+    }
+
+    /// The server refused binary COPY: read with `fetch` from now on.
+    pub(crate) fn copy_refused(&self) {
+        self.0.copy_refused.store(true, Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug, Clone)]
 pub enum Database {
-    Postgres(PgPool, PgRead),
+    Postgres(PgPool, ReadPath),
     Sqlite(SqlitePool),
 }
 
 /// A connection taken from the pool, for one request.
 #[derive(Debug)]
 pub enum Connection {
-    Postgres(PoolConnection<Postgres>, PgRead),
+    Postgres(PoolConnection<Postgres>, ReadPath),
     Sqlite(PoolConnection<Sqlite>),
 }
 
 /// A lazily connecting SQLite pool of `--pool-size` connections opened with `options`.
-fn sqlite_pool(options: SqliteConnectOptions, config: &Config) -> SqlitePool {
+fn sqlite_pool(options: SqliteConnectOptions, settings: &DbSettings) -> SqlitePool {
     SqlitePoolOptions::new()
-        .max_connections(config.pool_size)
+        .max_connections(settings.pool_size)
         .test_before_acquire(false)
-        .acquire_timeout(config.acquire_timeout)
+        .acquire_timeout(settings.acquire_timeout)
         .connect_lazy_with(options)
 }
 
 impl Database {
     /// Opens the pool (lazily: the first connection is made by the first query). An SQLite
     /// file is created when missing.
-    pub fn connect(config: &Config) -> Result<Database, sqlx::Error> {
-        let url = config.database_url.as_str();
+    pub fn connect(settings: &DbSettings) -> Result<Database, sqlx::Error> {
+        let url = settings.url.as_str();
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -105,20 +135,20 @@ impl Database {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(5))
                 .disable_statement_logging();
-            Ok(Database::Sqlite(sqlite_pool(options, config)))
+            Ok(Database::Sqlite(sqlite_pool(options, settings)))
         } else {
             let mut options = PgConnectOptions::from_str(url)?.disable_statement_logging();
             if options.get_application_name().is_none() {
                 options = options.application_name(APPLICATION_NAME);
             }
             let pool = PgPoolOptions::new()
-                .max_connections(config.pool_size)
+                .max_connections(settings.pool_size)
                 // Opened at start (`warm_up`) and kept: a request never waits for
                 // PostgreSQL to start a backend (2-4 ms), even the one that arrives while the
                 // previous request's connection is still being checked on its way back
                 // (sqlx pings every connection it returns to the pool).
-                .min_connections(config.pool_size.min(WARM_CONNECTIONS))
-                .acquire_timeout(config.acquire_timeout)
+                .min_connections(settings.pool_size.min(WARM_CONNECTIONS))
+                .acquire_timeout(settings.acquire_timeout)
                 // No ping per request: a dead connection fails the query, which says so.
                 .test_before_acquire(false)
                 .after_connect(|conn, _| {
@@ -144,7 +174,7 @@ impl Database {
                     })
                 })
                 .connect_lazy_with(options);
-            Ok(Database::Postgres(pool, config.pg_read))
+            Ok(Database::Postgres(pool, ReadPath::new(settings.pg_read)))
         }
     }
 
@@ -152,16 +182,16 @@ impl Database {
     /// transactions is `READ ONLY`). SQLite: a pool of its own whose connections are opened
     /// read-only (`SQLITE_OPEN_READONLY`) with `PRAGMA query_only = ON`, so nothing they run
     /// can write, whatever it is.
-    pub fn reader(&self, config: &Config) -> Result<Database, sqlx::Error> {
+    pub fn reader(&self, settings: &DbSettings) -> Result<Database, sqlx::Error> {
         match self {
             Database::Postgres(..) => Ok(self.clone()),
             Database::Sqlite(_) => {
-                let options = SqliteConnectOptions::from_str(&config.database_url)?
+                let options = SqliteConnectOptions::from_str(&settings.url)?
                     .read_only(true)
                     .pragma("query_only", "ON")
                     .busy_timeout(Duration::from_secs(5))
                     .disable_statement_logging();
-                Ok(Database::Sqlite(sqlite_pool(options, config)))
+                Ok(Database::Sqlite(sqlite_pool(options, settings)))
             }
         }
     }
@@ -238,7 +268,7 @@ impl Database {
     /// Takes a connection for one request; waits at most the acquire timeout.
     pub async fn acquire(&self) -> Result<Connection, sqlx::Error> {
         Ok(match self {
-            Database::Postgres(pool, read) => Connection::Postgres(pool.acquire().await?, *read),
+            Database::Postgres(pool, read) => Connection::Postgres(pool.acquire().await?, read.clone()),
             Database::Sqlite(pool) => Connection::Sqlite(pool.acquire().await?),
         })
     }

@@ -18,7 +18,7 @@ use sqlx::Postgres;
 
 use super::copy_binary::CopyBinaryDecoder;
 use super::read::InTransaction;
-use super::{Connection, PgRead, RowStreamError};
+use super::{Connection, ReadPath, RowStreamError};
 use crate::source::role::Role;
 
 /// What the `/api/messages` row stream yields ([`stream_messages`]).
@@ -169,9 +169,9 @@ fn read_rows(
     async_stream::try_stream! {
         match connection {
             Connection::Postgres(conn, read) => {
-                let mut fetch_instead = *read == PgRead::Fetch || super::copy_unsupported();
+                let mut fetch_instead = !read.uses_copy();
                 if !fetch_instead {
-                    match start_copy(conn, after, limit).await? {
+                    match start_copy(conn, read, after, limit).await? {
                         Some(mut chunks) => {
                             let mut decoder = CopyBinaryDecoder::new();
                             while let Some(chunk) = chunks.try_next().await? {
@@ -214,9 +214,10 @@ fn read_rows(
 type CopyChunks<'c> = futures_util::stream::BoxStream<'c, Result<bytes::Bytes, sqlx::Error>>;
 
 /// Starts the binary COPY; `None` when the server does not support it (then the caller
-/// uses `fetch`, and so does every later request: see [`super::copy_unsupported`]).
+/// uses `fetch`, and so does every later request of this pool: see [`super::ReadPath`]).
 async fn start_copy<'c>(
     conn: &'c mut PoolConnection<Postgres>,
+    read: &ReadPath,
     after: i64,
     limit: Option<i64>,
 ) -> Result<Option<CopyChunks<'c>>, sqlx::Error> {
@@ -229,7 +230,7 @@ async fn start_copy<'c>(
         Ok(chunks) => Ok(Some(chunks)),
         Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("0A000" | "42601")) => {
             tracing::warn!(error = %e, "the database does not support binary COPY TO STDOUT; reading with fetch from now on");
-            super::mark_copy_unsupported();
+            read.copy_refused();
             Ok(None)
         }
         Err(e) => Err(e),

@@ -91,7 +91,7 @@ impl TestDb {
 
     /// Creates the table and fills it with rows 1..=rows.
     pub async fn seed(&self, rows: u64) {
-        let db = Database::connect(&self.config()).expect("connect");
+        let db = Database::connect(&self.config().db_settings()).expect("connect");
         db.migrate().await.expect("migrate");
         rowstream::seed::seed(&db, rows).await.expect("seed");
         db.close().await;

@@ -91,7 +91,7 @@ async fn postgres_restarted_mid_stream_cuts_every_stream_then_recovers() {
         park_after: Duration::ZERO,
         ..Config::default()
     };
-    let db = rowstream::db::Database::connect(&config).expect("connect");
+    let db = rowstream::db::Database::connect(&config.db_settings()).expect("connect");
     db.migrate().await.expect("migrate");
     rowstream::seed::seed(&db, 200_000).await.expect("seed");
     db.close().await;
