@@ -1,21 +1,13 @@
 //! The last line of defence: a panic in a handler becomes a `500` with the JSON
 //! `internal` error body and one `error` log line, instead of a dropped connection. The
-//! torture tests show it never fires; it is there so that a bug costs one request, never the
+//! panic is caught by [`crate::edge`]. The torture tests show it never fires; it is there so that a bug costs one request, never the
 //! connection's other requests or the process.
 
 use std::any::Any;
 
 use axum::response::{IntoResponse, Response};
-use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::AppError;
-
-pub type PanicHandler = fn(Box<dyn Any + Send + 'static>) -> Response;
-
-/// The layer, with [`panic_response`] as its handler.
-pub fn layer() -> CatchPanicLayer<PanicHandler> {
-    CatchPanicLayer::custom(panic_response as PanicHandler)
-}
 
 /// Logs the panic's message and answers `500 internal`; the message is not sent to the client.
 pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {

@@ -37,6 +37,7 @@
 //! - [`hits`]: the `/hit` counter (Redis `INCR`, or the embedded database).
 //! - [`static_files`]: `--static` directory mounts, traversal-safe, with optional listings.
 //! - [`limits`]: request head/URL size limits and the header-read timeout (431, 414, slowloris).
+//! - [`edge`]: the one layer every request passes: URL limit (414), panics caught, protective headers.
 //! - [`catch_panic`]: a handler panic becomes a 500 JSON `internal` and a log line.
 //! - [`security`]: `nosniff`, `Referrer-Policy`, the viewer's CSP, and CORS (off by default).
 //! - [`fuzzing`]: the fuzz targets' bodies (`fuzz/`), one per parser of client or wire input.
@@ -49,6 +50,7 @@ pub mod cli;
 pub mod compare;
 pub mod config;
 pub mod db;
+pub mod edge;
 pub mod encode;
 pub mod error;
 pub mod form;

@@ -1,6 +1,6 @@
 //! HTTP limits, enforced before any handler runs. [`HttpLimits`] is applied by
 //! [`crate::startup::serve`] to every connection (hyper's HTTP/1 parser) and by
-//! [`UriLimitLayer`] to every request:
+//! [`crate::edge::EdgeLayer`] to every request:
 //!
 //! - a request head (request line and headers) over `max_header_bytes`, or with more than
 //!   100 headers: hyper answers `431 Request Header Fields Too Large` (empty body) and
@@ -14,17 +14,8 @@
 
 use std::time::Duration;
 
-use std::future::Ready;
-use std::task::{Context, Poll};
-
-use axum::http::Request;
-use axum::response::{IntoResponse, Response};
-use futures_util::future::Either;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioTimer;
-use tower::{Layer, Service};
-
-use crate::error::AppError;
 
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 32 * 1024;
 pub const DEFAULT_MAX_URI_BYTES: usize = 8 * 1024;
@@ -65,55 +56,5 @@ impl HttpLimits {
             // against it, so keep it a small multiple of the head limit.
             .max_buf_size(self.max_header_bytes.max(MIN_MAX_HEADER_BYTES) * 4);
         builder
-    }
-}
-
-/// Refuses a request whose target is longer than `max_uri_bytes` with a 414. A plain tower
-/// layer rather than `middleware::from_fn`: it runs on every request, `/hello` included,
-/// and costs no allocation.
-#[derive(Debug, Clone, Copy)]
-pub struct UriLimitLayer {
-    max_uri_bytes: usize,
-}
-
-impl UriLimitLayer {
-    pub fn new(limits: &HttpLimits) -> Self {
-        UriLimitLayer { max_uri_bytes: limits.max_uri_bytes }
-    }
-}
-
-impl<S> Layer<S> for UriLimitLayer {
-    type Service = UriLimit<S>;
-
-    fn layer(&self, inner: S) -> UriLimit<S> {
-        UriLimit { inner, max_uri_bytes: self.max_uri_bytes }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct UriLimit<S> {
-    inner: S,
-    max_uri_bytes: usize,
-}
-
-impl<S, B> Service<Request<B>> for UriLimit<S>
-where
-    S: Service<Request<B>, Response = Response>,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = Either<Ready<Result<Response, S::Error>>, S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        let length = request.uri().path_and_query().map_or(0, |p| p.as_str().len());
-        if length > self.max_uri_bytes {
-            let refused = AppError::UriTooLong { limit: self.max_uri_bytes }.into_response();
-            return Either::Left(std::future::ready(Ok(refused)));
-        }
-        Either::Right(self.inner.call(request))
     }
 }

@@ -12,7 +12,7 @@
 use axum::http::header::{
     ACCEPT, AUTHORIZATION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
 };
-use axum::http::{HeaderValue, Method};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -59,11 +59,16 @@ impl CorsSettings {
     }
 }
 
-/// Adds the headers every response gets, and CORS when configured.
-pub fn protect(router: Router, cors: &CorsSettings) -> Router {
-    let router = router
-        .layer(SetResponseHeaderLayer::if_not_present(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::if_not_present(REFERRER_POLICY, HeaderValue::from_static("no-referrer")));
+/// Adds the headers every response gets (called by [`crate::edge`] on every response);
+/// a header the handler set is kept.
+pub fn protect_headers(headers: &mut HeaderMap) {
+    headers.reserve(2);
+    headers.entry(X_CONTENT_TYPE_OPTIONS).or_insert(HeaderValue::from_static("nosniff"));
+    headers.entry(REFERRER_POLICY).or_insert(HeaderValue::from_static("no-referrer"));
+}
+
+/// CORS, when configured.
+pub fn cors(router: Router, cors: &CorsSettings) -> Router {
     match cors.layer() {
         Some(cors) => router.layer(cors),
         None => router,

@@ -30,17 +30,18 @@ use crate::auth::JwtKeys;
 use crate::config::{Config, DEFAULT_SHUTDOWN_GRACE};
 use crate::db::read::StatementReader;
 use crate::db::Database;
+use crate::edge::EdgeLayer;
 use crate::form::FormLimits;
 use crate::hits::HitCounter;
 use crate::introspect::CatalogHandle;
-use crate::limits::{self, HttpLimits};
+use crate::limits::HttpLimits;
 use crate::metrics::Metrics;
 use crate::routes::{router, AppContext, AppState};
 use crate::security::{self, CorsSettings};
+use crate::seed;
 use crate::source::adhoc::DESCRIBE_PREFIX;
 use crate::source::saved::SavedQueryDef;
 use crate::upstream::Upstream;
-use crate::{catch_panic, seed};
 
 /// How long a `serve` run's own token (no secret configured) stays valid.
 pub const GENERATED_TOKEN_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -163,8 +164,7 @@ async fn describe_saved_queries(reader: &Database, queries: &[SavedQueryDef]) ->
 /// The layers every served router gets: the URL limit (414), catch-panic (500 JSON), the
 /// security headers, and CORS when origins are configured.
 pub fn harden(router: Router, http: HttpLimits, cors: &CorsSettings) -> Router {
-    let router = router.layer(catch_panic::layer()).layer(limits::UriLimitLayer::new(&http));
-    security::protect(router, cors)
+    security::cors(router.layer(EdgeLayer::new(&http)), cors)
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets open requests finish
