@@ -407,7 +407,7 @@ impl Dechunk {
         match check {
             Check::Ndjson(rows) => {
                 let trailer = format!("\n{{\"end\":{{\"rows\":{rows}}}}}");
-                let tail = self.tail.strip_suffix(b"\n").unwrap_or(&self.tail);
+                let tail = self.tail.strip_suffix(b"\n").unwrap_or(&self.tail[..]);
                 anyhow::ensure!(
                     tail.ends_with(trailer.as_bytes()),
                     "{path}: the NDJSON body does not end with {:?}: …{}",
@@ -736,7 +736,7 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("PostgreSQL:");
         let copy = format!(r"\copy (select {WIDE_COLUMNS} from wide) to stdout");
         for (url, rows) in [(&pg_url, o.rows), (&pg_small_url, o.small_rows)] {
-            let ms = command_ms("psql", &["-X", "-q", url.as_str(), "-c", &copy], o.runs)?;
+            let ms = command_ms("psql", &["-X", "-q", url.as_str(), "-c", copy.as_str()], o.runs)?;
             report.references.push(Reference { backend: "postgres", table: "wide", rows, name: "psql \\copy", ms });
             for format in ["ndjson", "csv", "arrow"] {
                 report.figures.push(measure("postgres", url, &settings, "wide", rows, format, o.runs).await?);
@@ -750,14 +750,16 @@ async fn main() -> anyhow::Result<()> {
         let big = ensure_sqlite(o.rows, o.messages_rows, &pg_url).await?;
         let small = ensure_sqlite(o.small_rows, 0, &pg_small_url).await?;
         let runs = o.sqlite_runs;
-        let mut jobs = vec![("messages", o.messages_rows, MESSAGES_COLUMNS, &big, o.rows)];
-        jobs.push(("wide", o.rows, WIDE_COLUMNS, &big, o.rows));
-        jobs.push(("wide", o.small_rows, WIDE_COLUMNS, &small, o.small_rows));
+        let jobs = [
+            ("messages", o.messages_rows, MESSAGES_COLUMNS, &big, o.rows),
+            ("wide", o.rows, WIDE_COLUMNS, &big, o.rows),
+            ("wide", o.small_rows, WIDE_COLUMNS, &small, o.small_rows),
+        ];
         for (table, rows, columns, url, file_rows) in jobs {
             let file = sqlite_file(file_rows).display().to_string();
             let select = format!("select {columns} from {table}");
             for (format, mode, name) in [("ndjson", "-json", "sqlite3 -json"), ("csv", "-csv", "sqlite3 -csv")] {
-                let ms = command_ms("sqlite3", &[mode, file.as_str(), &select], runs)?;
+                let ms = command_ms("sqlite3", &[mode, file.as_str(), select.as_str()], runs)?;
                 report.references.push(Reference { backend: "sqlite", table, rows, name, ms });
                 report.figures.push(measure("sqlite", url, &settings, table, rows, format, runs).await?);
             }
