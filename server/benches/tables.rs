@@ -24,7 +24,9 @@
 //! write on an open connection (a plain socket, as `benches/streaming.rs` does), median of
 //! `--ttfb-runs`, for the table, a filtered table (`i4=gte.10`: the first match is the
 //! table's 10th row) and a saved query (`[queries.wide_after]` in a settings file given to
-//! `serve` with `ROWSTREAM_CONFIG`); the connection is dropped after the first byte.
+//! `serve` with `ROWSTREAM_CONFIG`); the connection is dropped after the first byte, then
+//! a pause (`--ttfb-pause-ms`, 300) and a `limit=1` request before the next. The NDJSON
+//! lines of the figures table also show the TTFB of the full reads.
 //!
 //! **Checks**: every response is `200`, chunked and complete (its terminating chunk came);
 //! an NDJSON body ends with `{"end":{"rows":N}}` where N is the table's row count; an Arrow
@@ -35,8 +37,8 @@
 //! ≤ 40 MB and flat (the big table's peak ≤ 1.2× the small table's).
 //!
 //! Options (after `--`): `--rows N` (1000000), `--small-rows N` (100000), `--messages-rows N`
-//! (500000), `--runs N` (5), `--sqlite-runs N` (3), `--ttfb-runs N` (15), `--skip-postgres`,
-//! `--skip-sqlite`. `ROWSTREAM_BENCH_DATABASE_URL` names the PostgreSQL server (default
+//! (500000), `--runs N` (5), `--sqlite-runs N` (3), `--ttfb-runs N` (11), `--ttfb-pause-ms N`
+//! (300), `--skip-postgres`, `--skip-sqlite`, `--ttfb-only`. `ROWSTREAM_BENCH_DATABASE_URL` names the PostgreSQL server (default
 //! postgres://postgres@127.0.0.1:5432/postgres); `ROWSTREAM_BENCH_VERBOSE=1` prints every run.
 
 mod common;
@@ -62,6 +64,8 @@ struct Options {
     runs: usize,
     sqlite_runs: usize,
     ttfb_runs: usize,
+    ttfb_pause: Duration,
+    ttfb_only: bool,
     postgres: bool,
     sqlite: bool,
     admin_url: String,
@@ -79,7 +83,9 @@ fn options() -> Options {
         messages_rows: arg("--messages-rows").unwrap_or(500_000),
         runs: arg("--runs").unwrap_or(5),
         sqlite_runs: arg("--sqlite-runs").unwrap_or(3),
-        ttfb_runs: arg("--ttfb-runs").unwrap_or(15),
+        ttfb_runs: arg("--ttfb-runs").unwrap_or(11),
+        ttfb_pause: Duration::from_millis(arg("--ttfb-pause-ms").unwrap_or(300)),
+        ttfb_only: flag("--ttfb-only"),
         postgres: !flag("--skip-postgres"),
         sqlite: !flag("--skip-sqlite"),
         admin_url: common::admin_url(),
@@ -577,7 +583,13 @@ struct Ttfb {
 }
 
 /// The first byte of each of `TTFB_REQUESTS`, `runs` times each, on one server.
-async fn measure_ttfb(backend: &'static str, url: &str, settings: &Path, runs: usize) -> anyhow::Result<Vec<Ttfb>> {
+async fn measure_ttfb(
+    backend: &'static str,
+    url: &str,
+    settings: &Path,
+    runs: usize,
+    pause: Duration,
+) -> anyhow::Result<Vec<Ttfb>> {
     let token = token()?;
     let server = start(url, settings).await?;
     let mut out = Vec::new();
@@ -586,8 +598,12 @@ async fn measure_ttfb(backend: &'static str, url: &str, settings: &Path, runs: u
         let mut times = Vec::new();
         for _ in 0..runs {
             times.push(fetch_ttfb(server.port, path, &token).await?);
-            // Let the server notice the closed connection and stop the query.
-            tokio::time::sleep(Duration::from_millis(150)).await;
+            // The server notices the closed connection, stops the query and closes that
+            // database connection; the pause lets the pool open its warm one again.
+            tokio::time::sleep(pause).await;
+            // And a short request takes a connection from the pool (opening one if the
+            // pool is short of its warm ones) and gives it back, as traffic would.
+            fetch(server.port, &format!("{path}&limit=1"), &token, Check::Csv).await?;
         }
         if verbose() {
             let each: Vec<String> = times.iter().map(|t| format!("{t:.3}")).collect();
@@ -615,7 +631,8 @@ fn command_ms(program: &str, args: &[&str], runs: usize) -> anyhow::Result<f64> 
         times.push(started.elapsed().as_secs_f64() * 1e3);
     }
     let ms = median(times);
-    eprintln!("  {program} {}: {ms:.0} ms", args.first().copied().unwrap_or(""));
+    let mode = args.iter().find(|a| a.starts_with("-j") || a.starts_with("-c")).copied().unwrap_or("");
+    eprintln!("  {program} {mode}: {ms:.0} ms");
     Ok(ms)
 }
 
@@ -735,14 +752,14 @@ async fn main() -> anyhow::Result<()> {
     if o.postgres {
         eprintln!("PostgreSQL:");
         let copy = format!(r"\copy (select {WIDE_COLUMNS} from wide) to stdout");
-        for (url, rows) in [(&pg_url, o.rows), (&pg_small_url, o.small_rows)] {
+        for (url, rows) in [(&pg_url, o.rows), (&pg_small_url, o.small_rows)].into_iter().filter(|_| !o.ttfb_only) {
             let ms = command_ms("psql", &["-X", "-q", url.as_str(), "-c", copy.as_str()], o.runs)?;
             report.references.push(Reference { backend: "postgres", table: "wide", rows, name: "psql \\copy", ms });
             for format in ["ndjson", "csv", "arrow"] {
                 report.figures.push(measure("postgres", url, &settings, "wide", rows, format, o.runs).await?);
             }
         }
-        report.ttfbs.extend(measure_ttfb("postgres", &pg_url, &settings, o.ttfb_runs).await?);
+        report.ttfbs.extend(measure_ttfb("postgres", &pg_url, &settings, o.ttfb_runs, o.ttfb_pause).await?);
     }
 
     if o.sqlite {
@@ -755,7 +772,7 @@ async fn main() -> anyhow::Result<()> {
             ("wide", o.rows, WIDE_COLUMNS, &big, o.rows),
             ("wide", o.small_rows, WIDE_COLUMNS, &small, o.small_rows),
         ];
-        for (table, rows, columns, url, file_rows) in jobs {
+        for (table, rows, columns, url, file_rows) in jobs.into_iter().filter(|_| !o.ttfb_only) {
             let file = sqlite_file(file_rows).display().to_string();
             let select = format!("select {columns} from {table}");
             for (format, mode, name) in [("ndjson", "-json", "sqlite3 -json"), ("csv", "-csv", "sqlite3 -csv")] {
@@ -764,7 +781,7 @@ async fn main() -> anyhow::Result<()> {
                 report.figures.push(measure("sqlite", url, &settings, table, rows, format, runs).await?);
             }
         }
-        report.ttfbs.extend(measure_ttfb("sqlite", &big, &settings, o.ttfb_runs).await?);
+        report.ttfbs.extend(measure_ttfb("sqlite", &big, &settings, o.ttfb_runs, o.ttfb_pause).await?);
     }
 
     if o.postgres {
