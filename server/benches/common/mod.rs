@@ -29,17 +29,29 @@ fn database_url(admin_url: &str, database: &str) -> String {
     format!("{base}/{database}")
 }
 
-pub async fn ensure_seeded(admin_url: &str, rows: u64) -> anyhow::Result<String> {
-    let name = format!("rowstream_bench_{rows}");
+/// Creates the database `name` on the server of `admin_url` unless it exists, and returns
+/// its URL. Only `rowstream_bench_*` names: the benchmarks never touch other databases.
+pub async fn ensure_database(admin_url: &str, name: &str) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        name.starts_with("rowstream_bench_")
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+        "benchmark databases are named rowstream_bench_[a-z0-9_]*, not {name:?}"
+    );
     let mut admin = PgConnection::connect(admin_url).await?;
     let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(&name)
+        .bind(name)
         .fetch_one(&mut admin)
         .await?;
     if !exists {
         sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
     }
-    let url = database_url(admin_url, &name);
+    admin.close().await?;
+    Ok(database_url(admin_url, name))
+}
+
+pub async fn ensure_seeded(admin_url: &str, rows: u64) -> anyhow::Result<String> {
+    let name = format!("rowstream_bench_{rows}");
+    let url = ensure_database(admin_url, &name).await?;
     let config = Config { database_url: url.clone(), ..Config::default() };
     let db = Database::connect(&config.db_settings())?;
     db.migrate().await?;
@@ -78,6 +90,21 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()?;
         Ok(Server { child, port })
+    }
+
+    /// Waits until `/healthz` answers 200 (at most 30 s).
+    pub async fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let client = reqwest::Client::new();
+        let url = format!("{}/healthz", self.base_url());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while client.get(&url).send().await.map(|r| !r.status().is_success()).unwrap_or(true) {
+            if let Some(status) = self.child.try_wait()? {
+                anyhow::bail!("rowstream serve exited before it was ready: {status}");
+            }
+            anyhow::ensure!(std::time::Instant::now() < deadline, "server did not start");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Ok(())
     }
 
     pub fn base_url(&self) -> String {
