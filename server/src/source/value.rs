@@ -31,6 +31,10 @@ pub fn parse_as(
     origin: &str,
     described: &str,
 ) -> Result<Param, BadRequest> {
+    if text.contains('\0') {
+        // PostgreSQL text cannot hold it ("invalid byte sequence"): a 400 here, not a 500 there.
+        return Err(BadRequest::new(origin, format!("{origin}: a value cannot contain the NUL character (\\0)")));
+    }
     let cast = cast.map(str::to_owned);
     let bad = |what: &str| BadRequest::new(origin, format!("{origin}: {text:?} is not {what} ({described})"));
     let native = |bind| Ok(Param { bind, cast: None, check: false, origin: origin.to_owned() });
@@ -211,6 +215,15 @@ mod tests {
         assert_eq!(param_type("int4[][]"), None);
         assert_eq!(param_type("point"), None);
         assert_eq!(param_type("text; drop table x"), None);
+    }
+
+    #[test]
+    fn a_value_with_a_nul_character_is_a_bad_request_naming_its_parameter() {
+        for ty in [ColumnType::Text, ColumnType::Int4, ColumnType::Json] {
+            let bad = parse_as(Dialect::Postgres, &ty, None, "a\0b", "t", "column \"t\" is text").unwrap_err();
+            assert_eq!(bad.parameter, "t");
+            assert!(bad.message.contains("NUL"), "{}", bad.message);
+        }
     }
 
     #[test]
