@@ -2,12 +2,15 @@
 //!
 //! [`streamed`]: the rows are encoded as they arrive; the first row is sent alone the moment
 //! it is read (first byte in well under a millisecond), then every `batch` rows go out as one
-//! chunk. A task of its own reads and encodes, at most two chunks ahead of what hyper took;
-//! hyper takes a chunk only when the socket can take more, so a slow client slows the query
-//! down instead of filling memory, and a client that leaves drops the body, which ends the
-//! task and closes the database connection (see `db::rows`). A stream whose client stalls
-//! for `--park-after` [parks](crate::db::resume::Park): it gives its connection back to the pool and takes one
-//! again to resume after its last row when the client has caught up (`db::resume`).
+//! chunk. The body reads and encodes as hyper polls it, and hyper polls only when the socket
+//! can take more, so a slow client slows the query down instead of filling memory, and a
+//! client that leaves drops the body, which drops the row stream and closes the database
+//! connection (see `db::rows`). A stream whose client stalls for `--park-after`
+//! [parks](crate::db::resume::Park): a watchdog task finds its rows waiting in their
+//! `ParkingSlot` and gives their connection back to the pool; the next poll takes one again
+//! and resumes after the last row sent (`db::resume`). Reading in hyper's own task, rather
+//! than in a task two chunks ahead behind a channel, streamed 500,000 rows ~10% faster and
+//! halved a stalled stream's memory (0.29 MB instead of 0.62 MB; README, Reliability).
 //!
 //! [`buffered`]: the baseline. The whole result is collected, then encoded, then sent with a
 //! `Content-Length`, as the seed API's "standard" endpoint did.
@@ -23,10 +26,8 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
-use bytes::Bytes;
-use futures_util::{FutureExt, Stream, StreamExt, TryStreamExt};
+use futures_util::{Stream, StreamExt, TryStreamExt};
 use shared::Message;
-use tracing::Instrument;
 
 use crate::db::resume::{Park, Unparkable};
 use crate::db::rows::MessageItem;
@@ -86,21 +87,13 @@ where
     streamed_with(rows, |capacity| Encoder::new(format, capacity), batch, settings).await
 }
 
-/// Chunks encoded ahead of what the client has taken; when they are all waiting for longer
-/// than [`StreamSettings::park_after`], the stream parks.
-const CHUNKS_AHEAD: usize = 2;
-
-type Chunk = Result<Bytes, StreamAborted>;
-
 /// [`streamed`] for any row stream and encoder: `encoder(capacity)` makes the encoder.
 ///
-/// After the first row, a task of its own reads and encodes the rows, at most
-/// [`CHUNKS_AHEAD`] chunks ahead of hyper, which takes a chunk only when the socket has room.
-/// So a slow client slows the query down instead of filling memory; and when a chunk has
-/// waited for [`StreamSettings::park_after`], the stream [parks](crate::db::resume::Park): its query and
-/// connection go back, and it takes a connection again once the client has caught up. A
-/// client that leaves drops the body, which ends the task at its next wait, closing the
-/// connection and so stopping the query.
+/// The body encodes as hyper polls it, which it does only when the socket has room. While
+/// the body waits at a chunk, the row stream sits in a [`ParkingSlot`]; a parkable stream
+/// has a watchdog task that [parks](crate::db::resume::Park) it when it has sat there for
+/// [`StreamSettings::park_after`]: its query and connection go back, and the next poll
+/// takes a connection again.
 pub async fn streamed_with<S, E, X>(
     rows: S,
     encoder: impl FnOnce(usize) -> E,
@@ -126,30 +119,15 @@ where
         }
         Ok(first) => first,
     };
-    let encoder = encoder(batch as usize * ROW_BYTES_ESTIMATE);
+    let mut encoder = encoder(batch as usize * ROW_BYTES_ESTIMATE);
     let content_type = encoder.content_type();
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(CHUNKS_AHEAD);
-    let producer = Producer { tx, tracker, park_after: settings.park_after, batch: batch as u64 };
-    tokio::spawn(producer.run(rows, encoder, first).instrument(tracing::Span::current()));
-    let chunks = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
-    Ok(response(content_type, Body::from_stream(chunks), true))
-}
-
-/// The task that reads and encodes one stream's rows (see [`streamed_with`]).
-struct Producer {
-    tx: tokio::sync::mpsc::Sender<Chunk>,
-    tracker: StreamTracker,
-    park_after: Option<Duration>,
-    batch: u64,
-}
-
-impl Producer {
-    async fn run<S, E, X>(self, mut rows: S, mut encoder: E, first: Option<Result<E::Item, X>>)
-    where
-        E: ChunkEncoder,
-        X: Into<AppError>,
-        S: Stream<Item = Result<E::Item, X>> + Park + Unpin,
-    {
+    let batch = batch as u64;
+    let slot = ParkingSlot::new();
+    if let Some(after) = settings.park_after.filter(|_| rows.can_park()) {
+        tokio::spawn(watch(Arc::downgrade(&slot.0), after, settings.metrics.clone()));
+    }
+    let mut rows = Some(rows);
+    let chunks = async_stream::stream! {
         encoder.begin();
         let mut next = first;
         let mut flush_at = 1; // the first row goes out alone; then whole batches
@@ -159,13 +137,14 @@ impl Producer {
                 Some(Ok(row)) => {
                     encoder.item(&row);
                     if encoder.rows() == flush_at {
-                        self.tracker.rows_read(encoder.rows() - counted);
+                        tracker.rows_read(encoder.rows() - counted);
                         counted = encoder.rows();
                         let chunk = encoder.take();
-                        self.tracker.bytes_sent(chunk.len());
-                        if !self.send(Ok(chunk), &mut rows).await {
-                            return; // the client left: dropping `rows` stops the query
-                        }
+                        tracker.bytes_sent(chunk.len());
+                        // While hyper holds the chunk, the rows may be parked.
+                        slot.leave(rows.take());
+                        yield Ok(chunk);
+                        rows = slot.take();
                         if flush_at == 1 {
                             // Two reasons to pause here. hyper flushes its write buffer only
                             // when the body is pending (or the buffer is full): without a
@@ -178,84 +157,100 @@ impl Producer {
                             // run first; the whole stream loses about as much.
                             tokio::time::sleep(FIRST_ROW_HEADSTART).await;
                         }
-                        flush_at += self.batch;
+                        flush_at += batch;
                     }
                 }
                 Some(Err(error)) => {
                     let error: AppError = error.into();
-                    self.tracker.rows_read(encoder.rows() - counted);
+                    tracker.rows_read(encoder.rows() - counted);
                     tracing::warn!(rows = encoder.rows(), %error, "stream failed after its status line");
                     encoder.error(&error.body());
                     if encoder.pending() > 0 {
-                        if !self.send(Ok(encoder.take()), &mut rows).await {
-                            return;
-                        }
-                        // hyper drops its unsent buffer when a body errors: give it a moment
-                        // to flush the frame first. The stream is dead anyway; this only
-                        // delays the abort.
+                        yield Ok(encoder.take());
+                        // hyper drops its unsent buffer when a body errors: give it a moment to
+                        // flush the frame first. The stream is dead anyway; this only delays
+                        // the abort.
                         tokio::time::sleep(ERROR_FRAME_GRACE).await;
                     }
-                    let rows_sent = encoder.rows();
-                    let Producer { tx, tracker, .. } = self;
+                    let rows = encoder.rows();
                     tracker.finish(StreamOutcome::Failed);
-                    let _ = tx.send(Err(StreamAborted { rows: rows_sent, source: error })).await;
+                    yield Err(StreamAborted { rows, source: error });
                     return;
                 }
                 None => {
-                    self.tracker.rows_read(encoder.rows() - counted);
+                    tracker.rows_read(encoder.rows() - counted);
                     encoder.end();
                     let chunk = encoder.take();
-                    self.tracker.bytes_sent(chunk.len());
-                    if !chunk.is_empty() && !self.send(Ok(chunk), &mut rows).await {
-                        return;
+                    tracker.bytes_sent(chunk.len());
+                    if !chunk.is_empty() {
+                        yield Ok(chunk);
                     }
-                    let Producer { tracker, .. } = self;
                     tracker.finish(StreamOutcome::Completed);
                     return;
                 }
             }
-            next = match self.next_row(&mut rows).await {
-                Some(next) => next,
-                None => return, // the client left while the query was working
+            next = match rows.as_mut() {
+                Some(rows) => rows.next().await,
+                None => None,
             };
         }
+    };
+    Ok(response(content_type, Body::from_stream(chunks), true))
+}
+
+/// Where a stream's rows wait while hyper holds the last chunk: the body puts them here
+/// before each chunk and takes them back when polled again, so a watchdog can park them
+/// meanwhile. Two uncontended locks per chunk, none per row.
+struct ParkingSlot<S>(Arc<std::sync::Mutex<Waiting<S>>>);
+
+struct Waiting<S> {
+    rows: Option<S>,
+    since: std::time::Instant,
+    parked: bool,
+}
+
+impl<S> ParkingSlot<S> {
+    fn new() -> Self {
+        ParkingSlot(Arc::new(std::sync::Mutex::new(Waiting {
+            rows: None,
+            since: std::time::Instant::now(),
+            parked: false,
+        })))
     }
 
-    /// The next row; `None` when the client left while the row was awaited.
-    async fn next_row<S: Stream + Unpin>(&self, rows: &mut S) -> Option<Option<S::Item>> {
-        // Rows that are ready cost no more than before; only a wait also watches the client.
-        if let Some(item) = rows.next().now_or_never() {
-            return Some(item);
-        }
-        tokio::select! {
-            biased;
-            item = rows.next() => Some(item),
-            () = self.tx.closed() => None,
+    fn leave(&self, rows: Option<S>) {
+        if let Ok(mut waiting) = self.0.lock() {
+            *waiting = Waiting { rows, since: std::time::Instant::now(), parked: false };
         }
     }
 
-    /// Hands `chunk` to the body; parks `rows` if it has to wait longer than `park_after`.
-    /// `false`: the client left.
-    async fn send<S: Park>(&self, chunk: Chunk, rows: &mut S) -> bool {
-        let permit = match self.park_after {
-            Some(wait) => match tokio::time::timeout(wait, self.tx.reserve()).await {
-                Ok(permit) => permit,
-                Err(_) => {
-                    if rows.park() {
-                        self.tracker.parked();
-                        tracing::debug!("the client reads slowly: stream parked, its connection given back");
-                    }
-                    self.tx.reserve().await
-                }
-            },
-            None => self.tx.reserve().await,
+    fn take(&self) -> Option<S> {
+        self.0.lock().ok().and_then(|mut waiting| waiting.rows.take())
+    }
+}
+
+/// Parks the rows in `slot` once they have waited `after` there; ends with the body (the
+/// slot's only strong owner).
+async fn watch<S: Park>(slot: std::sync::Weak<std::sync::Mutex<Waiting<S>>>, after: Duration, metrics: Arc<Metrics>) {
+    let mut tick = tokio::time::interval(after / 2);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(slot) = slot.upgrade() else {
+            return;
         };
-        match permit {
-            Ok(permit) => {
-                permit.send(chunk);
-                true
+        let Ok(mut waiting) = slot.lock() else {
+            return;
+        };
+        if waiting.parked || waiting.since.elapsed() < after {
+            continue;
+        }
+        if let Some(rows) = waiting.rows.as_mut() {
+            if rows.park() {
+                metrics.streams_parked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::debug!("the client reads slowly: stream parked, its connection given back");
             }
-            Err(_) => false,
+            waiting.parked = true;
         }
     }
 }

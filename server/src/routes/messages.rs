@@ -16,7 +16,7 @@ use super::AppState;
 use crate::auth::RequestRole;
 use crate::body;
 use crate::cell::{Cell, POSTGRES_EPOCH_MICROS};
-use crate::db::resume::ResumableMessages;
+use crate::db::resume::resumable_messages;
 use crate::db::rows::{MessageItem, RowRange};
 use crate::db::table_rows::TableItem;
 use crate::encode::{BodyFormat, Encoder};
@@ -33,7 +33,7 @@ pub async fn messages(
     let params = parse_api(query.as_deref(), &headers)?;
     let range = RowRange { after: params.range.after, limit: state.row_limit(params.range.limit) };
     let connection = state.db.acquire().await?;
-    let rows = ResumableMessages::start(state.db.clone(), connection, range, role.0).await?;
+    let rows = resumable_messages(state.db.clone(), connection, range, role.0).await?;
     let batch = params.batch.unwrap_or(state.batch_size);
     let settings = state.stream_settings();
     if params.format == Format::Arrow {
