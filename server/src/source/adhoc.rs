@@ -63,6 +63,13 @@ pub struct AdHoc {
 impl AdHoc {
     /// `role_guard`: refuse what could leave the request's role (`--jwt-role-claim`).
     pub fn parse(sql: &str, dialect: Dialect, role_guard: bool) -> Result<AdHoc, SqlRefused> {
+        if sql.contains('\0') {
+            // Neither database's protocol carries it inside a statement's text.
+            return Err(SqlRefused::Bad(BadRequest::new(
+                "sql",
+                "sql: a statement cannot contain the NUL character (\\0)",
+            )));
+        }
         let bare = placeholder::rewrite(sql, dialect, |n, _| numbered(dialect, n))
             .map_err(|e| SqlRefused::Bad(BadRequest::new("sql", format!("sql: {}", explain(&e)))))?;
         read_only::check(&bare.sql, dialect, role_guard)?;
@@ -221,6 +228,14 @@ mod tests {
                 Bind::Text("[1]".into())
             ]
         );
+    }
+
+    #[test]
+    fn a_statement_with_a_nul_character_is_a_bad_request() {
+        for dialect in [Dialect::Postgres, Dialect::Sqlite] {
+            let refused = AdHoc::parse("select 1 -- \0", dialect, false).unwrap_err();
+            assert!(matches!(&refused, SqlRefused::Bad(bad) if bad.parameter == "sql" && bad.message.contains("NUL")));
+        }
     }
 
     #[test]
