@@ -20,7 +20,8 @@
 //! closes its connection and so stops it, and the answer is a 504 `query_timeout`. Only that
 //! wait is timed: once a row came, a slow reader is never cut.
 
-use std::sync::Arc;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -28,7 +29,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use shared::Message;
+use tracing::Instrument;
 
+use crate::catch_panic::log_panic;
 use crate::db::resume::{Park, Unparkable};
 use crate::db::rows::MessageItem;
 use crate::encode::{BodyFormat, ChunkEncoder, Encoder};
@@ -123,13 +126,15 @@ where
     let content_type = encoder.content_type();
     let batch = batch as u64;
     let slot = ParkingSlot::new();
+    // The request's span (relation, format, mode) on everything the body and its watchdog log.
+    let span = tracing::Span::current();
     if let Some(after) = settings.park_after.filter(|_| rows.can_park()) {
-        tokio::spawn(watch(Arc::downgrade(&slot.0), after, settings.metrics.clone()));
+        tokio::spawn(watch(Arc::downgrade(&slot.0), after, settings.metrics.clone()).instrument(span.clone()));
     }
     let mut rows = Some(rows);
     let chunks = async_stream::stream! {
         encoder.begin();
-        let mut next = first;
+        let mut next: Option<Result<E::Item, AppError>> = first.map(|item| item.map_err(Into::into));
         let mut flush_at = 1; // the first row goes out alone; then whole batches
         let mut counted = 0; // rows already added to the metrics
         loop {
@@ -141,7 +146,7 @@ where
                         counted = encoder.rows();
                         let chunk = encoder.take();
                         tracker.bytes_sent(chunk.len());
-                        // While hyper holds the chunk, the rows may be parked.
+                        // Until hyper polls again, the rows may be parked.
                         slot.leave(rows.take());
                         yield Ok(chunk);
                         rows = slot.take();
@@ -150,7 +155,7 @@ where
                             // when the body is pending (or the buffer is full): without a
                             // pending poll the first row could wait for a few hundred KB of
                             // later rows. And the next poll starts the bulk query (see
-                            // `db::rows::stream_rows`), after which this task and the database
+                            // `db::rows::stream_rows`), after which hyper's task and the database
                             // read and encode at full speed: on a host whose cores the client
                             // shares (a local viewer, a sidecar) that can keep the client from
                             // running to take the first row for 2-3 ms. The pause lets it
@@ -161,7 +166,6 @@ where
                     }
                 }
                 Some(Err(error)) => {
-                    let error: AppError = error.into();
                     tracker.rows_read(encoder.rows() - counted);
                     tracing::warn!(rows = encoder.rows(), %error, "stream failed after its status line");
                     encoder.error(&error.body());
@@ -190,17 +194,31 @@ where
                 }
             }
             next = match rows.as_mut() {
-                Some(rows) => rows.next().await,
-                None => None,
+                Some(rows) => rows.next().await.map(|item| item.map_err(Into::into)),
+                // Only a poisoned slot loses the rows: a failure, never an end.
+                None => Some(Err(AppError::Internal)),
             };
         }
     };
+    // A panic while reading or encoding ends the body aborted (and logged), like a database
+    // error would, instead of unwinding through hyper's connection task.
+    let mut chunks = Box::pin(AssertUnwindSafe(chunks).catch_unwind().map(|item| {
+        item.unwrap_or_else(|panic| {
+            log_panic(&panic, "a stream panicked after its status line");
+            Err(StreamAborted { rows: 0, source: AppError::Internal })
+        })
+    }));
+    let chunks = futures_util::stream::poll_fn(move |cx| {
+        let _entered = span.enter();
+        chunks.as_mut().poll_next(cx)
+    });
     Ok(response(content_type, Body::from_stream(chunks), true))
 }
 
-/// Where a stream's rows wait while hyper holds the last chunk: the body puts them here
-/// before each chunk and takes them back when polled again, so a watchdog can park them
-/// meanwhile. Two uncontended locks per chunk, none per row.
+/// Where a stream's rows wait while hyper is not polling the body (its write buffer is
+/// full): the body puts them here before each chunk and takes them back when polled again,
+/// so a watchdog can park them meanwhile. Two uncontended locks per chunk, none per row. A
+/// poisoned lock still hands its rows over (they are valid whatever panicked).
 struct ParkingSlot<S>(Arc<std::sync::Mutex<Waiting<S>>>);
 
 struct Waiting<S> {
@@ -219,29 +237,27 @@ impl<S> ParkingSlot<S> {
     }
 
     fn leave(&self, rows: Option<S>) {
-        if let Ok(mut waiting) = self.0.lock() {
-            *waiting = Waiting { rows, since: std::time::Instant::now(), parked: false };
-        }
+        let mut waiting = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        *waiting = Waiting { rows, since: std::time::Instant::now(), parked: false };
     }
 
     fn take(&self) -> Option<S> {
-        self.0.lock().ok().and_then(|mut waiting| waiting.rows.take())
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).rows.take()
     }
 }
 
-/// Parks the rows in `slot` once they have waited `after` there; ends with the body (the
-/// slot's only strong owner).
+/// Parks the rows in `slot` once they have waited `after` there (checked every `after / 2`,
+/// so between 1× and 1.5× `after`); ends with the body (the slot's only strong owner).
 async fn watch<S: Park>(slot: std::sync::Weak<std::sync::Mutex<Waiting<S>>>, after: Duration, metrics: Arc<Metrics>) {
-    let mut tick = tokio::time::interval(after / 2);
+    // A zero period would panic (`--park-after 1ns`).
+    let mut tick = tokio::time::interval((after / 2).max(Duration::from_millis(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         let Some(slot) = slot.upgrade() else {
             return;
         };
-        let Ok(mut waiting) = slot.lock() else {
-            return;
-        };
+        let mut waiting = slot.lock().unwrap_or_else(PoisonError::into_inner);
         if waiting.parked || waiting.since.elapsed() < after {
             continue;
         }

@@ -1,4 +1,5 @@
-//! The one layer every request passes before routing, in one future with no boxing:
+//! The one layer on every route (the fallback included; axum applies it after routing), in
+//! one future with no boxing:
 //!
 //! - a URL (path and query) over `--max-uri-bytes`: `414` JSON `uri_too_long`, before
 //!   anything else runs ([`crate::limits`] has the other HTTP limits);
@@ -101,6 +102,7 @@ where
                 Poll::Ready(Ok(Err(error))) => return Poll::Ready(Err(error)),
                 Poll::Ready(Err(panic)) => panic_response(panic),
             },
+            // `None` only when polled again after completion, which hyper never does.
             EdgeProjection::Ready { response } => response.take().unwrap_or_else(|| AppError::Internal.into_response()),
         };
         protect_headers(response.headers_mut());

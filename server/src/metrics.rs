@@ -89,10 +89,6 @@ impl StreamTracker {
         self.metrics.rows_read.fetch_add(n, Relaxed);
     }
 
-    pub fn parked(&self) {
-        self.metrics.streams_parked.fetch_add(1, Relaxed);
-    }
-
     pub fn bytes_sent(&self, n: usize) {
         self.metrics.bytes_sent.fetch_add(n as u64, Relaxed);
     }

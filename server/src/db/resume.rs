@@ -133,12 +133,8 @@ where
             return Poll::Ready(None);
         }
         if this.current.is_none() {
-            if this.opening.is_none() {
-                this.opening = Some((this.reopen)(this.db.clone(), this.left, this.role.clone()));
-            }
-            let Some(opening) = this.opening.as_mut() else {
-                return Poll::Pending;
-            };
+            let (reopen, db, left, role) = (this.reopen, &this.db, this.left, &this.role);
+            let opening = this.opening.get_or_insert_with(|| reopen(db.clone(), left, role.clone()));
             let opened = ready!(opening.poll_unpin(cx));
             this.opening = None;
             match opened {

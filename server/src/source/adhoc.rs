@@ -101,7 +101,7 @@ impl AdHoc {
             let raw = values.get(name).ok_or_else(|| {
                 BadRequest::new(name, format!("{name}: the statement uses :{name}; give it in params"))
             })?;
-            let json = JsonValue::read(raw);
+            let json = JsonValue::read(raw, name)?;
             let param = match (self.dialect, types.get(i)) {
                 (Dialect::Postgres, Some((column_type, cast))) => match json {
                     JsonValue::Null => {
@@ -151,16 +151,20 @@ enum JsonValue {
 }
 
 impl JsonValue {
-    fn read(raw: &RawValue) -> JsonValue {
+    /// `name`: the parameter, named by the error of a string JSON cannot decode (a lone
+    /// surrogate such as `"\ud800"` passes as raw JSON but is no string).
+    fn read(raw: &RawValue, name: &str) -> Result<JsonValue, BadRequest> {
         let text = raw.get().trim();
-        if text == "null" {
+        Ok(if text == "null" {
             JsonValue::Null
         } else if text.starts_with('"') {
-            JsonValue::Text(serde_json::from_str::<String>(text).unwrap_or_default())
+            let decoded = serde_json::from_str::<String>(text)
+                .map_err(|e| BadRequest::new(name, format!("{name}: not a string: {e}")))?;
+            JsonValue::Text(decoded)
         } else {
             // Numbers as written (every digit), true / false, objects and arrays as JSON.
             JsonValue::Text(text.to_owned())
-        }
+        })
     }
 }
 
@@ -208,6 +212,8 @@ mod tests {
         assert_eq!(q.bind(&values(r#"{"n": 1, "s": "x", "z": 1}"#), &types).unwrap_err().parameter, "z");
         let ints = [(ColumnType::Int8, "int8".to_owned()), (ColumnType::Text, "text".to_owned())];
         assert_eq!(q.bind(&values(r#"{"n": "abc", "s": "x"}"#), &ints).unwrap_err().parameter, "n");
+        // A lone surrogate is valid raw JSON but no string: a 400 naming it, never "".
+        assert_eq!(q.bind(&values(r#"{"n": 1, "s": "\ud800"}"#), &types).unwrap_err().parameter, "s");
     }
 
     #[test]

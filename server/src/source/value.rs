@@ -32,7 +32,8 @@ pub fn parse_as(
     described: &str,
 ) -> Result<Param, BadRequest> {
     if text.contains('\0') {
-        // PostgreSQL text cannot hold it ("invalid byte sequence"): a 400 here, not a 500 there.
+        // PostgreSQL text cannot hold it ("invalid byte sequence"): a 400 here, not a 500
+        // there. Refused on SQLite too, so that one request means the same on both.
         return Err(BadRequest::new(origin, format!("{origin}: a value cannot contain the NUL character (\\0)")));
     }
     let cast = cast.map(str::to_owned);
