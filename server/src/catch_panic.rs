@@ -2,8 +2,8 @@
 //! `internal` error body and one `error` log line, instead of a dropped connection. The
 //! panic is caught by [`crate::edge`] while the response is made, and by
 //! [`crate::body::streamed_with`] while a streamed body is read (the stream then ends
-//! aborted, never complete). The torture tests show it never fires; it is there so that a bug costs one request, never the
-//! connection's other requests or the process.
+//! aborted, never complete). The torture tests show it never fires; it is there so that a
+//! bug costs one request, never the connection's other requests or the process.
 
 use std::any::Any;
 

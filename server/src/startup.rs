@@ -59,7 +59,8 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
-        let db = Database::connect(&config.db_settings())?;
+        let db_settings = config.db_settings();
+        let db = Database::connect(&db_settings)?;
         // Unreachable at start: exit with one clear line (no retry loop; a supervisor restarts).
         if let Err(error) = db.prepare().await {
             let cause = match unreachable_cause(&config).await {
@@ -83,7 +84,7 @@ impl Application {
         let catalog = Arc::new(CatalogHandle::load(db.clone(), config.catalog.clone()).await?);
         let upstream = config.upstream.as_ref().map(Upstream::new).transpose()?;
         let hits = HitCounter::open(&config.hits, &db).await?;
-        let reader = db.reader(&config.db_settings())?;
+        let reader = db.reader(&db_settings)?;
         describe_saved_queries(&reader, &config.queries).await?;
         let state = AppState::new(AppContext {
             db: db.clone(),

@@ -63,13 +63,7 @@ pub struct AdHoc {
 impl AdHoc {
     /// `role_guard`: refuse what could leave the request's role (`--jwt-role-claim`).
     pub fn parse(sql: &str, dialect: Dialect, role_guard: bool) -> Result<AdHoc, SqlRefused> {
-        if sql.contains('\0') {
-            // Neither database's protocol carries it inside a statement's text.
-            return Err(SqlRefused::Bad(BadRequest::new(
-                "sql",
-                "sql: a statement cannot contain the NUL character (\\0)",
-            )));
-        }
+        value::refuse_nul(sql, "sql").map_err(SqlRefused::Bad)?;
         let bare = placeholder::rewrite(sql, dialect, |n, _| numbered(dialect, n))
             .map_err(|e| SqlRefused::Bad(BadRequest::new("sql", format!("sql: {}", explain(&e)))))?;
         read_only::check(&bare.sql, dialect, role_guard)?;

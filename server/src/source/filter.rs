@@ -67,11 +67,7 @@ pub struct Filter {
 
 /// Parses the filter `name=value` on column `column` of `table`.
 pub fn parse(dialect: Dialect, table: &TableDef, column: usize, name: &str, value: &str) -> Result<Filter, BadRequest> {
-    if value.contains('\0') {
-        // PostgreSQL text cannot hold it ("invalid byte sequence"): a 400 here, not a 500
-        // there. Refused on SQLite too, so that one request means the same on both.
-        return Err(BadRequest::new(name, format!("{name}: a filter value cannot contain the NUL character (\\0)")));
-    }
+    value::refuse_nul(value, name)?;
     let (negate, rest) = match value.strip_prefix("not.") {
         Some(rest) => (true, rest),
         None => (false, value),

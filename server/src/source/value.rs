@@ -12,6 +12,16 @@ use shared::ColumnType;
 use super::{BadRequest, Bind, Dialect, Param};
 use crate::introspect::TableDef;
 
+/// Refuses `text` (a value, a filter, a statement) when it holds a NUL character, naming
+/// `origin`. PostgreSQL text cannot hold one ("invalid byte sequence"): a 400 here, not a
+/// 500 there. Refused on SQLite too, so that one request means the same on both.
+pub fn refuse_nul(text: &str, origin: &str) -> Result<(), BadRequest> {
+    if text.contains('\0') {
+        return Err(BadRequest::new(origin, format!("{origin}: cannot contain the NUL character (\\0)")));
+    }
+    Ok(())
+}
+
 /// Parses `text` as a value of column `column` of `table`; errors name `origin`.
 pub fn parse(dialect: Dialect, table: &TableDef, column: usize, text: &str, origin: &str) -> Result<Param, BadRequest> {
     let col = &table.relation.columns[column];
@@ -31,11 +41,7 @@ pub fn parse_as(
     origin: &str,
     described: &str,
 ) -> Result<Param, BadRequest> {
-    if text.contains('\0') {
-        // PostgreSQL text cannot hold it ("invalid byte sequence"): a 400 here, not a 500
-        // there. Refused on SQLite too, so that one request means the same on both.
-        return Err(BadRequest::new(origin, format!("{origin}: a value cannot contain the NUL character (\\0)")));
-    }
+    refuse_nul(text, origin)?;
     let cast = cast.map(str::to_owned);
     let bad = |what: &str| BadRequest::new(origin, format!("{origin}: {text:?} is not {what} ({described})"));
     let native = |bind| Ok(Param { bind, cast: None, check: false, origin: origin.to_owned() });
