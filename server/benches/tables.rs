@@ -250,7 +250,7 @@ async fn ensure_sqlite(rows: u64, messages_rows: u64, pg_url: &str) -> anyhow::R
     let config = rowstream::config::Config { database_url: url.clone(), ..Default::default() };
     let db = rowstream::db::Database::connect(&config.db_settings())?;
     db.migrate().await?;
-    let rowstream::db::Database::Sqlite(pool) = &db else { anyhow::bail!("not sqlite") };
+    let rowstream::db::Database::Sqlite(pool, _) = &db else { anyhow::bail!("not sqlite") };
     let messages: i64 = sqlx::query_scalar("SELECT count(*) FROM messages").fetch_one(pool).await?;
     if messages != messages_rows as i64 {
         eprintln!("seeding {messages_rows} messages into {} (once)…", path.display());

@@ -113,7 +113,7 @@ impl HitCounter {
                     task: Mutex::new(Some(task)),
                 })))
             }
-            (None, Database::Sqlite(pool)) => {
+            (None, Database::Sqlite(pool, _)) => {
                 tracing::info!(key = %settings.key, "no Redis configured: /hit counts in the embedded database");
                 Ok(HitCounter::Sqlite { pool: pool.clone(), key: settings.key.clone() })
             }

@@ -117,7 +117,7 @@ pub async fn seed(db: &Database, rows: u64) -> anyhow::Result<()> {
             // Fresh statistics, so the planner knows `id` order is the table's order.
             sqlx::query("ANALYZE messages").execute(pool).await?;
         }
-        Database::Sqlite(pool) => {
+        Database::Sqlite(pool, _) => {
             // 250 rows × 4 values stays far below SQLite's limit on bound parameters, and
             // every full batch reuses one prepared statement.
             const ROWS_PER_INSERT: i64 = 250;

@@ -38,6 +38,23 @@ pub enum RowStreamError {
     /// A parameter the database found malformed (checked before the query ran).
     #[error("{0}")]
     BadValue(#[source] BadRequest),
+    /// SQLite's read path ([`super::sqlite_read`]) failed the statement.
+    #[error("database error: {0}")]
+    Sqlite(#[source] rusqlite::Error),
+    /// SQLite's read thread ended without finishing its statement (it panicked).
+    #[error("database error: the read thread ended before the last row")]
+    ReadThread,
+}
+
+impl From<rusqlite::Error> for RowStreamError {
+    fn from(error: rusqlite::Error) -> Self {
+        match error.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::ReadOnly) => {
+                RowStreamError::Refused { refusal: Refusal::ReadOnly, message: error.to_string() }
+            }
+            _ => RowStreamError::Sqlite(error),
+        }
+    }
 }
 
 impl From<sqlx::Error> for RowStreamError {

@@ -9,6 +9,8 @@
 //!   statement's description names.
 //! - [`resume`]: [`resume::Park`]: a stream that gives its connection back while its client
 //!   stalls and resumes by key (`messages`).
+//! - [`sqlite_read`]: SQLite's read path: statements stepped by rusqlite on a blocking
+//!   thread, rows sent to the stream in batches.
 //! - [`error`]: [`RowStreamError`], which keeps `sqlx::Error` inside this module.
 //! - [`migrations`]: the embedded schema migrations.
 
@@ -20,6 +22,7 @@ pub mod pg_types;
 pub mod read;
 pub mod resume;
 pub mod rows;
+pub mod sqlite_read;
 pub mod table_rows;
 
 pub use error::RowStreamError;
@@ -33,6 +36,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, PgPool, Postgres, Sqlite, SqlitePool};
+
+pub use sqlite_read::SqliteReads;
 
 /// What the database layer needs to open its pools; `crate::config` builds it from the
 /// flags, environment and settings file (the dependency points from config to here).
@@ -103,14 +108,25 @@ impl ReadPath {
 #[derive(Debug, Clone)]
 pub enum Database {
     Postgres(PgPool, ReadPath),
-    Sqlite(SqlitePool),
+    /// sqlx's pool (writes, migrations, preparing statements) and the read connections
+    /// rows are streamed from.
+    Sqlite(SqlitePool, SqliteReads),
 }
 
-/// A connection taken from the pool, for one request.
+/// A connection taken from the pool, for one request. On SQLite its rows are read by
+/// [`SqliteReads`]; the pooled connection counts the request against `--pool-size`.
 #[derive(Debug)]
 pub enum Connection {
     Postgres(PoolConnection<Postgres>, ReadPath),
-    Sqlite(PoolConnection<Sqlite>),
+    Sqlite(PoolConnection<Sqlite>, SqliteReads),
+}
+
+impl Connection {
+    /// Whether one transaction can span several statements of a stream (PostgreSQL). On
+    /// SQLite each statement reads its own snapshot on a read connection of its own.
+    pub(crate) fn spans_statements(&self) -> bool {
+        matches!(self, Connection::Postgres(..))
+    }
 }
 
 /// A lazily connecting SQLite pool of `--pool-size` connections opened with `options`.
@@ -135,7 +151,8 @@ impl Database {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(5))
                 .disable_statement_logging();
-            Ok(Database::Sqlite(sqlite_pool(options, settings)))
+            let reads = SqliteReads::new(&options, settings.pool_size as usize);
+            Ok(Database::Sqlite(sqlite_pool(options, settings), reads))
         } else {
             let mut options = PgConnectOptions::from_str(url)?.disable_statement_logging();
             if options.get_application_name().is_none() {
@@ -185,13 +202,13 @@ impl Database {
     pub fn reader(&self, settings: &DbSettings) -> Result<Database, sqlx::Error> {
         match self {
             Database::Postgres(..) => Ok(self.clone()),
-            Database::Sqlite(_) => {
+            Database::Sqlite(_, reads) => {
                 let options = SqliteConnectOptions::from_str(&settings.url)?
                     .read_only(true)
                     .pragma("query_only", "ON")
                     .busy_timeout(Duration::from_secs(5))
                     .disable_statement_logging();
-                Ok(Database::Sqlite(sqlite_pool(options, settings)))
+                Ok(Database::Sqlite(sqlite_pool(options, settings), reads.clone()))
             }
         }
     }
@@ -199,12 +216,12 @@ impl Database {
     pub fn backend_name(&self) -> &'static str {
         match self {
             Database::Postgres(..) => "postgres",
-            Database::Sqlite(_) => "sqlite",
+            Database::Sqlite(..) => "sqlite",
         }
     }
 
     pub fn is_embedded(&self) -> bool {
-        matches!(self, Database::Sqlite(_))
+        matches!(self, Database::Sqlite(..))
     }
 
     /// Creates `messages` when it is missing. A PostgreSQL database that already has the
@@ -217,7 +234,7 @@ impl Database {
                     migrations::postgres().await?.run(pool).await?;
                 }
             }
-            Database::Sqlite(pool) => migrations::sqlite().await?.run(pool).await?,
+            Database::Sqlite(pool, _) => migrations::sqlite().await?.run(pool).await?,
         }
         Ok(())
     }
@@ -226,7 +243,7 @@ impl Database {
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         match self {
             Database::Postgres(pool, _) => migrations::postgres().await?.run(pool).await,
-            Database::Sqlite(pool) => migrations::sqlite().await?.run(pool).await,
+            Database::Sqlite(pool, _) => migrations::sqlite().await?.run(pool).await,
         }
     }
 
@@ -235,7 +252,7 @@ impl Database {
             Database::Postgres(pool, _) => {
                 sqlx::query_scalar("SELECT to_regclass('messages') IS NOT NULL").fetch_one(pool).await
             }
-            Database::Sqlite(pool) => {
+            Database::Sqlite(pool, _) => {
                 sqlx::query_scalar("SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'messages'")
                     .fetch_one(pool)
                     .await
@@ -261,7 +278,7 @@ impl Database {
         let sql = "SELECT NOT EXISTS (SELECT 1 FROM messages)";
         match self {
             Database::Postgres(pool, _) => sqlx::query_scalar(sql).fetch_one(pool).await,
-            Database::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+            Database::Sqlite(pool, _) => sqlx::query_scalar(sql).fetch_one(pool).await,
         }
     }
 
@@ -269,8 +286,16 @@ impl Database {
     pub async fn acquire(&self) -> Result<Connection, sqlx::Error> {
         Ok(match self {
             Database::Postgres(pool, read) => Connection::Postgres(pool.acquire().await?, read.clone()),
-            Database::Sqlite(pool) => Connection::Sqlite(pool.acquire().await?),
+            Database::Sqlite(pool, reads) => Connection::Sqlite(pool.acquire().await?, reads.clone()),
         })
+    }
+
+    /// SQLite statements being stepped now; `None` on PostgreSQL (see `pg_stat_activity`).
+    pub fn sqlite_statements_running(&self) -> Option<usize> {
+        match self {
+            Database::Sqlite(_, reads) => Some(reads.running()),
+            Database::Postgres(..) => None,
+        }
     }
 
     /// Verifies a connection can be made and the table read: for `/healthz`.
@@ -281,7 +306,7 @@ impl Database {
     pub async fn close(&self) {
         match self {
             Database::Postgres(pool, _) => pool.close().await,
-            Database::Sqlite(pool) => pool.close().await,
+            Database::Sqlite(pool, _) => pool.close().await,
         }
     }
 }

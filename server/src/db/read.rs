@@ -3,7 +3,7 @@
 //! relation (a saved query, an ad-hoc `POST /api/sql`).
 //!
 //! - [`begin`]: `BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY` on PostgreSQL, then
-//!   `SET LOCAL ROLE` when the request has a role; SQLite: a deferred (read) transaction.
+//!   `SET LOCAL ROLE` when the request has a role; SQLite: nothing (one statement, one snapshot).
 //!   A role that does not exist or may not be assumed rolls the transaction back and is a
 //!   [`RowStreamError::ForbiddenRole`]; the connection is clean again.
 //! - [`StatementReader`]: one connection for one statement: [`StatementReader::describe`]
@@ -33,11 +33,8 @@ pub const FORMAT_TYPE_SQL: &str = "SELECT format_type($1, NULL)";
 
 /// Starts the read-only transaction a stream reads in, as `role` when given (PostgreSQL).
 pub(super) async fn begin(connection: &mut Connection, role: Option<&Role>) -> Result<(), RowStreamError> {
-    let sql = match connection {
-        Connection::Postgres(..) => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-        Connection::Sqlite(_) => "BEGIN",
-    };
-    execute(connection, sql).await?;
+    // SQLite: nothing to begin; each statement reads one snapshot (see `execute`).
+    execute(connection, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?;
     let (Some(role), Connection::Postgres(conn, _)) = (role, &mut *connection) else {
         return Ok(());
     };
@@ -118,7 +115,7 @@ impl StatementReader {
         use sqlx::Connection as _;
         match self.connection.get_mut() {
             Connection::Postgres(conn, _) => conn.clear_cached_statements().await?,
-            Connection::Sqlite(conn) => {
+            Connection::Sqlite(conn, _) => {
                 conn.clear_cached_statements().await?;
                 // SQLite prepares against the schema the connection last loaded; a statement
                 // that reads the schema table notices a change and reloads it.
@@ -219,7 +216,7 @@ async fn describe(connection: &mut Connection, sql: &str) -> Result<Described, R
             }
             Ok(Described { columns, params })
         }
-        Connection::Sqlite(conn) => {
+        Connection::Sqlite(conn, _) => {
             let statement = (&mut **conn).prepare(sql).await.map_err(bad_sql)?;
             let columns = statement
                 .columns()

@@ -3,8 +3,8 @@
 //! Rows are read one at a time, so nothing here holds more than the row in hand. PostgreSQL
 //! is read with `COPY (SELECT …) TO STDOUT (FORMAT binary)` (see [`super::copy_binary`]) or,
 //! with `pg_read = fetch` and for servers that speak the protocol but lack binary COPY, with
-//! sqlx `fetch`; SQLite always with sqlx `fetch`. Both are sqlx streams fed from the socket as
-//! the consumer asks, never `fetch_all`.
+//! sqlx `fetch`; SQLite by [`super::sqlite_read`]. Each is fed from the database as the
+//! consumer asks, never collected whole.
 //!
 //! If the stream is dropped before its end (the client went away), the connection is
 //! closed instead of returned to the pool: PostgreSQL then stops the query as soon as it
@@ -19,7 +19,9 @@ use sqlx::Postgres;
 use super::copy_binary::CopyBinaryDecoder;
 use super::read::InTransaction;
 use super::{Connection, ReadPath, RowStreamError};
+use crate::cell::Cell;
 use crate::source::role::Role;
+use crate::source::Bind;
 
 /// What the `/api/messages` row stream yields ([`stream_messages`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,19 +198,36 @@ fn read_rows(
                     }
                 }
             }
-            Connection::Sqlite(conn) => {
-                let mut rows = sqlx::query_as::<_, (i64, String, String, String)>(SQLITE_SQL)
-                    .bind(after)
-                    .bind(limit.unwrap_or(-1)) // -1: no limit
-                    .fetch(&mut **conn);
-                while let Some((id, sender, body, created_at)) = rows.try_next().await? {
-                    let created_at = Timestamp::parse_rfc3339(&created_at)
-                        .map_err(|e| sqlx::Error::ColumnDecode { index: "created_at".into(), source: Box::new(e) })?;
-                    yield Message { id, sender, body, created_at };
+            Connection::Sqlite(_, reads) => {
+                let mut rows = reads.rows(SQLITE_SQL.to_owned(), vec![Bind::I64(after)], limit.unwrap_or(-1)); // -1: no limit
+                while let Some(cells) = rows.try_next().await.map_err(sqlite_error)? {
+                    yield message(cells)?;
                 }
             }
         }
     }
+}
+
+/// A `messages` row from SQLite's cells (`id`, `sender`, `body`, `created_at` as RFC 3339).
+fn message(cells: Vec<Cell>) -> Result<Message, sqlx::Error> {
+    let column = |name: &str, message: String| sqlx::Error::ColumnDecode { index: name.into(), source: message.into() };
+    let mut cells = cells.into_iter();
+    let (Some(Cell::Int(id)), Some(sender), Some(body), Some(Cell::Text(created_at))) =
+        (cells.next(), cells.next(), cells.next(), cells.next())
+    else {
+        return Err(column("id", "a messages row without an integer id and a text created_at".into()));
+    };
+    let text = |name: &str, cell: Cell| match cell {
+        Cell::Text(text) => Ok(text),
+        other => Err(column(name, format!("expected text, found {other:?}"))),
+    };
+    let created_at = Timestamp::parse_rfc3339(&created_at).map_err(|e| column("created_at", e.to_string()))?;
+    Ok(Message { id, sender: text("sender", sender)?, body: text("body", body)?, created_at })
+}
+
+/// `messages`' rows are `sqlx::Error`s on the way out (see [`stream_rows`]).
+fn sqlite_error(error: RowStreamError) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(error))
 }
 
 type CopyChunks<'c> = futures_util::stream::BoxStream<'c, Result<bytes::Bytes, sqlx::Error>>;
@@ -267,7 +286,9 @@ impl Drop for CloseUnlessFinished {
         if !self.finished {
             match &mut self.connection {
                 Connection::Postgres(conn, _) => conn.close_on_drop(),
-                Connection::Sqlite(conn) => conn.close_on_drop(),
+                // Its rows were read on a read connection that the stream stopped; the
+                // pooled connection ran nothing and goes back as it is.
+                Connection::Sqlite(..) => {}
             }
         }
     }

@@ -3,8 +3,9 @@
 //! (the first row is read by a query of its own, the rest by one that resumes strictly
 //! after it), the same close-on-drop, here over the statements of [`crate::source::query`].
 //!
-//! On PostgreSQL both queries run in one `REPEATABLE READ READ ONLY` transaction, on SQLite
-//! in one deferred (read) transaction: the stream reads one snapshot. A stream dropped
+//! On PostgreSQL both queries run in one `REPEATABLE READ READ ONLY` transaction; on SQLite
+//! the stream is one statement (no head/bulk split) on a read connection of
+//! [`super::sqlite_read`]: either way the stream reads one snapshot. A stream dropped
 //! before its end closes its connection, which ends the transaction with it.
 //!
 //! The stream yields each row's requested cells, then one [`TableItem::End`] that says
@@ -15,8 +16,7 @@ use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use shared::ColumnType;
 use sqlx::postgres::PgRow;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Decode, Row, Sqlite, TypeInfo, ValueRef};
+use sqlx::{Row, ValueRef};
 
 use super::error::RowStreamError;
 use super::rows::CloseUnlessFinished;
@@ -65,7 +65,9 @@ pub fn stream_table(
         let mut sent: u64 = 0;
         let mut cut = false;
         let mut last_keys: Vec<Cell> = Vec::new();
-        let mut head = keyed;
+        // The head/bulk split needs one transaction around both queries (PostgreSQL); on
+        // SQLite one statement reads one snapshot, and its first row goes out alone anyway.
+        let mut head = keyed && connection.get_mut().spans_statements();
         loop {
             // One more row than wanted tells whether `limit` cut the result.
             let query_limit = if head {
@@ -117,10 +119,13 @@ fn key_params(plan: &Plan, keys: &[Cell]) -> Result<Vec<Option<Param>>, BadReque
         .collect()
 }
 
+/// Runs a transaction-control statement (`BEGIN …`, `COMMIT`) on PostgreSQL. On SQLite it
+/// does nothing: rows are read on read connections of their own ([`super::sqlite_read`]),
+/// one snapshot per statement, and the pooled connection stays idle.
 pub(super) async fn execute(connection: &mut Connection, sql: &'static str) -> Result<(), sqlx::Error> {
     match connection {
         Connection::Postgres(conn, _) => sqlx::query(sql).execute(&mut **conn).await.map(drop),
-        Connection::Sqlite(conn) => sqlx::query(sql).execute(&mut **conn).await.map(drop),
+        Connection::Sqlite(..) => Ok(()),
     }
 }
 
@@ -162,26 +167,8 @@ fn is_data_error(error: &sqlx::Error) -> bool {
 }
 
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
-type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
 fn bind_pg<'q>(mut query: PgQuery<'q>, params: &[Param]) -> PgQuery<'q> {
-    for p in params {
-        query = match &p.bind {
-            Bind::Bool(v) => query.bind(*v),
-            Bind::I16(v) => query.bind(*v),
-            Bind::I32(v) => query.bind(*v),
-            Bind::I64(v) => query.bind(*v),
-            Bind::F32(v) => query.bind(*v),
-            Bind::F64(v) => query.bind(*v),
-            Bind::Text(v) => query.bind(v.clone()),
-            Bind::Bytes(v) => query.bind(v.clone()),
-            Bind::Null => query.bind(None::<String>),
-        };
-    }
-    query
-}
-
-fn bind_sqlite<'q>(mut query: SqliteQuery<'q>, params: &[Param]) -> SqliteQuery<'q> {
     for p in params {
         query = match &p.bind {
             Bind::Bool(v) => query.bind(*v),
@@ -210,10 +197,12 @@ pub(super) fn fetch<'c>(
             .fetch(&mut **conn)
             .map(move |row| decode_pg(&row?, types))
             .boxed(),
-        Connection::Sqlite(conn) => bind_sqlite(sqlx::query(&statement.sql), &statement.params)
-            .bind(statement.limit.unwrap_or(-1)) // -1: no limit
-            .fetch(&mut **conn)
-            .map(|row| decode_sqlite(&row?))
+        Connection::Sqlite(_, reads) => reads
+            .rows(
+                statement.sql.clone(),
+                statement.params.iter().map(|p| p.bind.clone()).collect(),
+                statement.limit.unwrap_or(-1),
+            ) // -1: no limit
             .boxed(),
     }
 }
@@ -228,26 +217,6 @@ fn decode_pg(row: &PgRow, types: &[ColumnType]) -> Result<Vec<Cell>, RowStreamEr
         }
         let decoded = value.as_bytes().map_err(|e| e.to_string()).and_then(|bytes| pg_decode::decode(ty, bytes));
         cells.push(decoded.map_err(|message| RowStreamError::Decode { column: column_name(row, i), message })?);
-    }
-    Ok(cells)
-}
-
-fn decode_sqlite(row: &SqliteRow) -> Result<Vec<Cell>, RowStreamError> {
-    let mut cells = Vec::with_capacity(row.len());
-    for i in 0..row.len() {
-        let value = row.try_get_raw(i)?;
-        if value.is_null() {
-            cells.push(Cell::Null);
-            continue;
-        }
-        let decoded = match value.type_info().name() {
-            "INTEGER" => <i64 as Decode<Sqlite>>::decode(value).map(Cell::Int),
-            "REAL" => <f64 as Decode<Sqlite>>::decode(value).map(Cell::Float),
-            "BLOB" => <Vec<u8> as Decode<Sqlite>>::decode(value).map(Cell::Bytes),
-            _ => <String as Decode<Sqlite>>::decode(value).map(Cell::Text),
-        };
-        cells
-            .push(decoded.map_err(|e| RowStreamError::Decode { column: column_name(row, i), message: e.to_string() })?);
     }
     Ok(cells)
 }

@@ -122,7 +122,7 @@ pub async fn load(db: &Database, settings: &CatalogSettings) -> Result<Catalog, 
     let filter = Filter::new(settings)?;
     let tables = match db {
         Database::Postgres(pool, _) => postgres::load(pool, &settings.schemas).await?,
-        Database::Sqlite(pool) => sqlite::load(pool).await?,
+        Database::Sqlite(pool, _) => sqlite::load(pool).await?,
     };
     let tables = tables.into_iter().filter(|t| filter.serves(&t.table, &t.relation.name)).map(Arc::new).collect();
     Ok(Catalog { tables })

@@ -15,5 +15,12 @@ pub async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse,
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render_prometheus())
+    let mut text = state.metrics.render_prometheus();
+    if let Some(running) = state.db.sqlite_statements_running() {
+        let name = "rowstream_sqlite_statements_running";
+        text.push_str(&format!(
+            "# HELP {name} SQLite statements being stepped.\n# TYPE {name} gauge\n{name} {running}\n"
+        ));
+    }
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

@@ -76,3 +76,40 @@ async fn a_slow_reader_is_never_cut_by_it() {
     assert!(started.elapsed() > Duration::from_millis(1600));
     assert_eq!(rows, 200_001, "every row and the trailer");
 }
+
+#[tokio::test]
+async fn a_sqlite_statement_without_a_first_row_in_time_is_interrupted() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    // Counts to a billion (minutes of work) and never yields a row.
+    exec(
+        &db,
+        "CREATE VIEW slow AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000)
+             SELECT x AS id FROM c WHERE x < 0;
+         CREATE TABLE quick (id INTEGER PRIMARY KEY); INSERT INTO quick VALUES (1), (2), (3);",
+    )
+    .await;
+    let app = spawn_app_on(db, |c| {
+        c.first_row_timeout = Duration::from_millis(300);
+        c.pool_size = 1;
+    })
+    .await;
+    for format in ["ndjson", "csv"] {
+        let started = Instant::now();
+        let (status, body) = get_json(&app, &format!("/api/tables/slow/rows?format={format}")).await;
+        let took = started.elapsed();
+        assert_eq!((status, body["error"]["code"].as_str()), (504, Some("query_timeout")), "{format}: {body}");
+        assert!(took >= Duration::from_millis(300) && took < Duration::from_millis(2000), "{took:?}");
+        // The statement stops (its thread ends) instead of counting on.
+        let stopped = eventually(Duration::from_secs(2), Duration::from_millis(10), || async {
+            app.metric("rowstream_sqlite_statements_running").await == 0
+        })
+        .await;
+        assert!(stopped, "{format}: the counting statement must be interrupted, not left running");
+        eprintln!("{format}: 504 after {took:?}; statement stopped {:?} later", started.elapsed() - took);
+        // The pool (one connection) serves the next request.
+        let (status, body) = get_json(&app, "/api/tables/quick/rows?format=json").await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body.as_array().map(Vec::len), Some(3));
+    }
+    assert_eq!(app.metric("rowstream_streams_active").await, 0);
+}

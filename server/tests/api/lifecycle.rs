@@ -17,7 +17,7 @@ async fn an_empty_embedded_database_is_seeded_on_first_start_only() {
     let app = rowstream::startup::Application::build(config.clone()).await.unwrap();
     assert!(app.generated_token.is_some(), "no secret configured: serve makes one");
     let count = |app: &rowstream::startup::Application| {
-        let rowstream::db::Database::Sqlite(pool) = app.database().clone() else { panic!("sqlite") };
+        let rowstream::db::Database::Sqlite(pool, _) = app.database().clone() else { panic!("sqlite") };
         async move { sqlx::query_scalar::<_, i64>("SELECT count(*) FROM messages").fetch_one(&pool).await.unwrap() }
     };
     assert_eq!(count(&app).await, 1234);
