@@ -17,6 +17,7 @@
 pub mod copy_binary;
 pub mod error;
 pub mod migrations;
+pub mod pg_copy;
 pub mod pg_decode;
 pub mod pg_types;
 pub mod read;
@@ -27,9 +28,10 @@ pub mod table_rows;
 
 pub use error::RowStreamError;
 
+use std::collections::VecDeque;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
@@ -87,11 +89,53 @@ pub struct ReadPath(Arc<ReadPathState>);
 struct ReadPathState {
     configured: PgRead,
     copy_refused: AtomicBool,
+    /// What the pool's latest requests read, most recent first (at most [`PRIMED`]).
+    primes: Mutex<VecDeque<Prime>>,
+}
+
+/// How many of the latest requests' statements a new connection primes.
+const PRIMED: usize = 8;
+
+/// A statement a new connection runs before it serves requests, so that a request that
+/// lands on a fresh backend does not wait while it loads the catalog entries of what it
+/// reads (~1 ms for a wide table: relation, columns, index, statistics, types' send
+/// functions) or prepares its statement: the pool remembers what its latest requests read
+/// ([`Database::remember`]) and every connection it opens afterwards runs those.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prime {
+    /// A query that reads no rows (`LIMIT 0`) of a relation, written by
+    /// `source::query::Plan::prime`: run unprepared with binary results, it plans the
+    /// relation's query and looks up its types' send functions, as a binary COPY would.
+    Select(Arc<str>),
+    /// A statement sqlx prepares and keeps in the connection's statement cache (a saved
+    /// query's description), so the request finds it there.
+    Prepare(Arc<str>),
 }
 
 impl ReadPath {
     pub fn new(configured: PgRead) -> ReadPath {
-        ReadPath(Arc::new(ReadPathState { configured, copy_refused: AtomicBool::new(false) }))
+        ReadPath(Arc::new(ReadPathState {
+            configured,
+            copy_refused: AtomicBool::new(false),
+            primes: Mutex::new(VecDeque::with_capacity(PRIMED)),
+        }))
+    }
+
+    /// Remembers `prime` as the latest request's (see [`Prime`]).
+    fn remember(&self, prime: Prime) {
+        let Ok(mut primes) = self.0.primes.lock() else {
+            return; // poisoned: priming is only an optimisation
+        };
+        if primes.front() == Some(&prime) {
+            return;
+        }
+        primes.retain(|p| *p != prime);
+        primes.push_front(prime);
+        primes.truncate(PRIMED);
+    }
+
+    fn primes(&self) -> Vec<Prime> {
+        self.0.primes.lock().map(|p| p.iter().cloned().collect()).unwrap_or_default()
     }
 
     /// Whether rows are read with binary COPY (configured so, and never refused).
@@ -102,6 +146,49 @@ impl ReadPath {
     /// The server refused binary COPY: read with `fetch` from now on.
     pub(crate) fn copy_refused(&self) {
         self.0.copy_refused.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A binary COPY that reads nothing: whether the server takes `COPY … TO STDOUT (FORMAT
+/// binary)` at all.
+const COPY_PROBE_SQL: &str = "COPY (SELECT 1 WHERE false) TO STDOUT (FORMAT binary)";
+
+/// Runs [`COPY_PROBE_SQL`] on a new connection. A server that refuses it (any database
+/// error: other PostgreSQL-protocol servers use other codes) is remembered in `read`
+/// (every request of the pool reads with `fetch` from then on) and the connection is
+/// dropped (`Err`; the pool opens another, which skips the probe): sqlx leaves a refused
+/// COPY's end of response unread on it.
+async fn probe_copy(conn: &mut sqlx::PgConnection, read: &ReadPath) -> Result<(), sqlx::Error> {
+    use futures_util::TryStreamExt as _;
+    let outcome = match conn.copy_out_raw(COPY_PROBE_SQL).await {
+        Ok(chunks) => chunks.try_for_each(|_| async { Ok(()) }).await,
+        Err(error) => Err(error),
+    };
+    match outcome {
+        Err(error @ sqlx::Error::Database(_)) => {
+            tracing::warn!(%error, "the database does not support binary COPY TO STDOUT; reading with fetch from now on");
+            read.copy_refused();
+            Err(error)
+        }
+        other => other,
+    }
+}
+
+/// Runs the pool's [`Prime`]s on a new connection; a failure is only logged (the relation
+/// may be gone, or readable only by a role).
+async fn prime(conn: &mut sqlx::PgConnection, read: &ReadPath) {
+    use sqlx::Executor as _;
+    for prime in read.primes() {
+        let outcome = match &prime {
+            Prime::Select(sql) => sqlx::query(sql).persistent(false).execute(&mut *conn).await.map(drop),
+            Prime::Prepare(sql) => conn.prepare(sql).await.map(drop),
+        };
+        if let Err(error) = outcome {
+            tracing::debug!(%error, ?prime, "could not prime a statement");
+            if !matches!(error, sqlx::Error::Database(_)) {
+                return;
+            }
+        }
     }
 }
 
@@ -158,6 +245,8 @@ impl Database {
             if options.get_application_name().is_none() {
                 options = options.application_name(APPLICATION_NAME);
             }
+            let read = ReadPath::new(settings.pg_read);
+            let probe = read.clone();
             let pool = PgPoolOptions::new()
                 .max_connections(settings.pool_size)
                 // Opened at start (`warm_up`) and kept: a request never waits for
@@ -168,7 +257,8 @@ impl Database {
                 .acquire_timeout(settings.acquire_timeout)
                 // No ping per request: a dead connection fails the query, which says so.
                 .test_before_acquire(false)
-                .after_connect(|conn, _| {
+                .after_connect(move |conn, _| {
+                    let read = probe.clone();
                     Box::pin(async move {
                         // JIT compiles large scans before their first row (~20 ms at 5M
                         // rows): pure loss for a stream. Servers without the setting
@@ -187,11 +277,17 @@ impl Database {
                         if let Err(error) = sqlx::query(rows::PRIME_SQL).persistent(false).execute(&mut *conn).await {
                             tracing::debug!(%error, "could not prime the row query");
                         }
+                        // Relations and queries read with binary COPY inside their
+                        // transaction, where a refused COPY would abort it: ask once, here.
+                        if read.uses_copy() {
+                            probe_copy(conn, &read).await?;
+                        }
+                        prime(conn, &read).await;
                         Ok(())
                     })
                 })
                 .connect_lazy_with(options);
-            Ok(Database::Postgres(pool, ReadPath::new(settings.pg_read)))
+            Ok(Database::Postgres(pool, read))
         }
     }
 
@@ -210,6 +306,14 @@ impl Database {
                     .disable_statement_logging();
                 Ok(Database::Sqlite(sqlite_pool(options, settings), reads.clone()))
             }
+        }
+    }
+
+    /// Remembers what a request reads, for the connections the pool opens next (see
+    /// [`Prime`]). PostgreSQL only.
+    pub fn remember(&self, prime: impl FnOnce() -> Prime) {
+        if let Database::Postgres(_, read) = self {
+            read.remember(prime());
         }
     }
 

@@ -192,11 +192,15 @@ pub(super) fn fetch<'c>(
     types: &'c [ColumnType],
 ) -> BoxStream<'c, Result<Vec<Cell>, RowStreamError>> {
     match connection {
-        Connection::Postgres(conn, _) => bind_pg(sqlx::query(&statement.sql), &statement.params)
-            .bind(statement.limit) // NULL: no limit
-            .fetch(&mut **conn)
-            .map(move |row| decode_pg(&row?, types))
-            .boxed(),
+        Connection::Postgres(conn, read) => match statement.copy.as_deref() {
+            // Binary COPY with the values as literals, unless the pool reads with `fetch`.
+            Some(copy) if read.uses_copy() => super::pg_copy::rows(conn, copy, types),
+            _ => bind_pg(sqlx::query(&statement.sql), &statement.params)
+                .bind(statement.limit) // NULL: no limit
+                .fetch(&mut **conn)
+                .map(move |row| decode_pg(&row?, types))
+                .boxed(),
+        },
         Connection::Sqlite(_, reads) => reads
             .rows(
                 statement.sql.clone(),

@@ -18,7 +18,7 @@ use tracing::Instrument;
 use super::{rows_response, AppState};
 use crate::auth::RequestRole;
 use crate::db::read::StatementReader;
-use crate::db::RowStreamError;
+use crate::db::{Prime, RowStreamError};
 use crate::error::AppError;
 use crate::params::parse_query;
 use crate::source::adhoc::DESCRIBE_PREFIX;
@@ -57,18 +57,20 @@ pub async fn rows(
     let binds = def.bind(&params.values)?;
     let span = tracing::info_span!("query_rows", query = %name, format = %params.format, mode = %params.mode);
     let mut reader = StatementReader::new(state.reader.acquire().instrument(span.clone()).await?, true);
-    let described =
-        reader.describe(&format!("{DESCRIBE_PREFIX}{}", def.body)).instrument(span.clone()).await.map_err(|error| {
-            match error {
-                // The database no longer takes the configured SQL (a table changed): not the
-                // request's fault.
-                RowStreamError::BadSql(_) => AppError::Rows(error),
-                other => other.into(),
-            }
-        })?;
+    let describe_sql = format!("{DESCRIBE_PREFIX}{}", def.body);
+    state.reader.remember(|| Prime::Prepare(describe_sql.as_str().into()));
+    let described = reader.describe(&describe_sql).instrument(span.clone()).await.map_err(|error| {
+        match error {
+            // The database no longer takes the configured SQL (a table changed): not the
+            // request's fault.
+            RowStreamError::BadSql(_) => AppError::Rows(error),
+            other => other.into(),
+        }
+    })?;
     reader.check(&checked(&binds)).instrument(span.clone()).await?;
     let limit = state.row_limit(params.limit);
-    let statement = wrapped::statement(&def.body, &described.columns, def.dialect, binds, limit);
+    let copy_body = def.copy_body(&binds);
+    let statement = wrapped::statement(&def.body, &described.columns, def.dialect, binds, limit, copy_body.as_deref());
     let rows = reader.rows(role.0, statement, limit, described.columns.iter().map(|c| c.column_type.clone()).collect());
     rows_response(&state, rows, described.columns, Vec::new(), params.format, params.mode, params.batch)
         .instrument(span)

@@ -59,7 +59,8 @@ pub async fn sql(
     let (sql, binds) = adhoc.bind(&request.params, &described.params)?;
     reader.check(&checked(&binds)).instrument(span.clone()).await?;
     let limit = state.row_limit(params.limit);
-    let statement = wrapped::statement(&sql, &described.columns, dialect, binds, limit);
+    let copy_body = adhoc.copy_body(&binds, &described.params);
+    let statement = wrapped::statement(&sql, &described.columns, dialect, binds, limit, copy_body.as_deref());
     let rows = reader.rows(role.0, statement, limit, described.columns.iter().map(|c| c.column_type.clone()).collect());
     rows_response(&state, rows, described.columns, Vec::new(), params.format, params.mode, params.batch)
         .instrument(span)

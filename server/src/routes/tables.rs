@@ -12,6 +12,7 @@ use tracing::Instrument;
 use super::{rows_response, AppState};
 use crate::auth::RequestRole;
 use crate::db::table_rows::stream_table;
+use crate::db::Prime;
 use crate::error::AppError;
 use crate::introspect::{IntrospectError, TableDef};
 use crate::params::parse_table;
@@ -74,6 +75,7 @@ pub async fn rows(
     let primary_key = relation.primary_key.clone();
     let plan = Plan::new(request);
     let span = tracing::info_span!("table_rows", relation = %name, format = %params.format, mode = %params.mode);
+    state.db.remember(|| Prime::Select(plan.prime().into()));
     let connection = state.db.acquire().instrument(span.clone()).await?;
     let rows = stream_table(connection, plan, role.0);
     let response = rows_response(&state, rows, columns, primary_key, params.format, params.mode, params.batch)

@@ -129,6 +129,17 @@ impl AdHoc {
         Ok((sql, params))
     }
 
+    /// The statement with `params` (from [`AdHoc::bind`]) written as literals, for the
+    /// binary COPY form of its statement ([`super::wrapped::copy_query`]); `None` on SQLite
+    /// or when a value has no literal.
+    pub fn copy_body(&self, params: &[Param], types: &[(ColumnType, String)]) -> Option<String> {
+        if self.dialect != Dialect::Postgres {
+            return None;
+        }
+        let casts: Vec<&str> = types.iter().map(|(_, cast)| cast.as_str()).collect();
+        super::wrapped::copy_query(&self.sql, params, &casts)
+    }
+
     fn list_names(&self) -> String {
         if self.names.is_empty() {
             "none".to_owned()

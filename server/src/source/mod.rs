@@ -4,7 +4,8 @@
 //! introspected relation ([`crate::introspect::TableDef`]) into a [`request::RowsRequest`]:
 //! every column is an index into the relation, every value a typed [`Param`]. [`query::Plan`]
 //! then writes the statements: identifiers come only from the catalog and are quoted
-//! ([`quote`]); values are only ever bound parameters.
+//! ([`quote`]); values are bound parameters, and in the binary COPY form of a statement
+//! (which takes no parameters) literals written by [`literal::write`].
 //!
 //! - [`quote`]: identifier quoting.
 //! - [`value`]: a text value parsed by its column's type into a [`Param`].
@@ -13,6 +14,8 @@
 //! - [`keyset`]: resume tokens and the "strictly after this row" predicate.
 //! - [`request`]: the whole request, parsed.
 //! - [`query`]: the SELECT statements (head, bulk) and the parameter check.
+//! - [`literal`]: a bound value written as a literal, for binary COPY (which takes no
+//!   parameters): the one function that puts a value into SQL text; property tests.
 //!
 //! Queries that are not relations:
 //! - [`placeholder`]: `:name` placeholders numbered (`$1`, `?1`), one statement only.
@@ -25,6 +28,7 @@
 pub mod adhoc;
 pub mod filter;
 pub mod keyset;
+pub mod literal;
 pub mod order;
 pub mod placeholder;
 pub mod query;
@@ -89,6 +93,16 @@ pub struct Statement {
     pub params: Vec<Param>,
     /// The trailing `LIMIT` parameter (`None`: no limit).
     pub limit: Option<i64>,
+    /// PostgreSQL: the same rows as `COPY (…) TO STDOUT (FORMAT binary)`, every parameter
+    /// (the limit too) written as a literal ([`literal`]); `None` when a value has no
+    /// literal (then only `sql` reads them) and on SQLite.
+    pub copy: Option<String>,
+}
+
+/// `select` as binary COPY out: what [`Statement::copy`] holds. `select` is one query (its
+/// own last line may end in a `--` comment: it is followed by a line break).
+pub fn copy_binary(select: &str) -> String {
+    format!("COPY (\n{select}\n) TO STDOUT (FORMAT binary)")
 }
 
 /// A request that cannot be served as asked: a 400 naming the parameter.

@@ -19,7 +19,7 @@ use shared::ColumnType;
 use super::filter::{Condition, Is};
 use super::order::SortKey;
 use super::request::RowsRequest;
-use super::{quote, Bind, Dialect, Param, Statement};
+use super::{literal, quote, Bind, Dialect, Param, Statement};
 
 /// What the row reader needs to know about a request's statements.
 #[derive(Debug, Clone)]
@@ -80,15 +80,37 @@ impl Plan {
             let placeholder = w.param((*p).clone());
             w.sql.push_str(&placeholder);
         }
-        Statement { sql: w.sql, params: w.params, limit: None }
+        Statement { sql: w.sql, params: w.params, limit: None, copy: None }
     }
 
-    /// The rows strictly after `after` (all when `None`), at most `limit`.
+    /// The rows strictly after `after` (all when `None`), at most `limit`; on PostgreSQL
+    /// also as binary COPY with literals ([`Statement::copy`]).
     pub fn statement(&self, after: Option<&[Option<Param>]>, limit: Option<u64>) -> Statement {
+        let limit = limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
+        let bound = self.write(Writer::new(self.request.dialect), true, after, limit);
+        let copy = match self.request.dialect {
+            Dialect::Postgres => {
+                let w = self.write(Writer::literals(), true, after, limit);
+                (!w.unwritable).then(|| super::copy_binary(&w.sql))
+            }
+            Dialect::Sqlite => None,
+        };
+        Statement { sql: bound.sql, params: bound.params, limit, copy }
+    }
+
+    /// The request's SELECT without its filters and with `LIMIT 0` (PostgreSQL): what a new
+    /// connection runs to load the catalog entries the request's statements need
+    /// (`db::Prime`). No value of the request is in it.
+    pub fn prime(&self) -> String {
+        self.write(Writer::literals(), false, None, Some(0)).sql
+    }
+
+    /// Writes the SELECT of [`Plan::statement`] with `w`'s placeholders (without the
+    /// request's filters unless `filters`).
+    fn write(&self, mut w: Writer, filters: bool, after: Option<&[Option<Param>]>, limit: Option<i64>) -> Writer {
         let req = &self.request;
         let table = &req.table;
         let columns = &table.relation.columns;
-        let mut w = Writer::new(req.dialect);
         w.sql.push_str("SELECT ");
         for (i, c) in self.read.iter().enumerate() {
             if i > 0 {
@@ -102,7 +124,7 @@ impl Plan {
         w.sql.push_str(" FROM ");
         w.sql.push_str(&quote::relation(table, req.dialect));
         let mut conditions = Vec::new();
-        for f in &req.filters {
+        for f in req.filters.iter().filter(|_| filters) {
             let column = &columns[f.column];
             let name = quote::ident(&column.name);
             let mut cond = match &f.condition {
@@ -158,17 +180,22 @@ impl Plan {
                 );
             }
         }
-        let limit = limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
         let n = w.params.len() + 1;
-        match req.dialect {
-            Dialect::Postgres => {
+        match (req.dialect, w.literals) {
+            (Dialect::Postgres, true) => match limit {
+                Some(limit) => {
+                    let _ = write!(w.sql, " LIMIT {limit}");
+                }
+                None => w.sql.push_str(" LIMIT ALL"),
+            },
+            (Dialect::Postgres, false) => {
                 let _ = write!(w.sql, " LIMIT ${n}");
             }
-            Dialect::Sqlite => {
+            (Dialect::Sqlite, _) => {
                 let _ = write!(w.sql, " LIMIT ?{n}");
             }
         }
-        Statement { sql: w.sql, params: w.params, limit }
+        w
     }
 
     /// Rows strictly after the row whose sort values are `after`: for sort columns
@@ -236,15 +263,32 @@ struct Writer {
     dialect: Dialect,
     sql: String,
     params: Vec<Param>,
+    /// PostgreSQL: values are written as literals ([`literal::write`]), not placeholders.
+    literals: bool,
+    /// A value had no literal: the statement cannot be used.
+    unwritable: bool,
 }
 
 impl Writer {
     fn new(dialect: Dialect) -> Writer {
-        Writer { dialect, sql: String::with_capacity(256), params: Vec::new() }
+        Writer { dialect, sql: String::with_capacity(256), params: Vec::new(), literals: false, unwritable: false }
     }
 
-    /// Adds a parameter and returns its placeholder (with its cast, on PostgreSQL).
+    /// A PostgreSQL writer that writes values as literals.
+    fn literals() -> Writer {
+        Writer { literals: true, ..Writer::new(Dialect::Postgres) }
+    }
+
+    /// Adds a parameter and returns its placeholder (with its cast, on PostgreSQL), or its
+    /// literal.
     fn param(&mut self, p: Param) -> String {
+        if self.literals {
+            let mut out = String::new();
+            if literal::write(&p, &mut out).is_err() {
+                self.unwritable = true;
+            }
+            return out;
+        }
         let n = self.params.len() + 1;
         let placeholder = match (self.dialect, &p.cast, &p.bind) {
             (Dialect::Postgres, Some(cast), Bind::Text(_)) => format!("CAST(${n} AS {cast})"),
@@ -319,5 +363,31 @@ mod tests {
         let statement = plan.statement(Some(&after), None);
         assert!(statement.sql.contains("WHERE \"n\" > CAST($1 AS numeric) AND ((\"c\" IS NOT NULL) OR (\"c\" IS NULL AND (\"id\" > $2 OR \"id\" IS NULL)))"), "{}", statement.sql);
         assert_eq!(plan.checked_params().len(), 1);
+        // The binary COPY form: the same SELECT, every value a literal, the limit too.
+        let after = [
+            Some(Param {
+                bind: Bind::Text("it's".into()),
+                cast: Some("text".into()),
+                check: false,
+                origin: "after".into(),
+            }),
+            None,
+        ];
+        let statement = plan.statement(Some(&after), None);
+        assert_eq!(
+            statement.copy.as_deref(),
+            Some(
+                "COPY (\nSELECT \"c\", \"id\" FROM \"s\".\"t\"\"x\" WHERE \"n\" > CAST('1.5' AS numeric) \
+                 AND ((\"c\" < CAST('it''s' AS text))) ORDER BY \"c\" DESC NULLS FIRST, \"id\" ASC NULLS LAST LIMIT ALL\n) \
+                 TO STDOUT (FORMAT binary)"
+            )
+        );
+        let nul =
+            [Some(Param { bind: Bind::Text("a\0".into()), cast: None, check: false, origin: "after".into() }), None];
+        assert_eq!(plan.statement(Some(&nul), Some(3)).copy, None, "no literal: read with parameters");
+        assert_eq!(
+            plan.prime(),
+            "SELECT \"c\", \"id\" FROM \"s\".\"t\"\"x\" ORDER BY \"c\" DESC NULLS FIRST, \"id\" ASC NULLS LAST LIMIT 0"
+        );
     }
 }

@@ -161,6 +161,17 @@ impl SavedQueryDef {
             .collect()
     }
 
+    /// The query with `params` (from [`SavedQueryDef::bind`]) written as literals, for the
+    /// binary COPY form of its statement ([`super::wrapped::copy_query`]); `None` on SQLite
+    /// or when a value has no literal.
+    pub fn copy_body(&self, params: &[Param]) -> Option<String> {
+        if self.dialect != Dialect::Postgres {
+            return None;
+        }
+        let casts: Vec<&str> = self.params.iter().map(|p| p.cast.as_str()).collect();
+        super::wrapped::copy_query(&self.sql, params, &casts)
+    }
+
     /// How `GET /api/queries` shows it, with the result columns the database described.
     pub fn wire(&self, columns: Vec<Column>, error: Option<String>) -> SavedQuery {
         SavedQuery {

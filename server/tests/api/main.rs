@@ -16,6 +16,7 @@ mod helpers;
 mod hit;
 mod hostile_http;
 mod lifecycle;
+mod literals;
 mod load;
 mod params;
 mod parking;
