@@ -89,6 +89,9 @@ pub struct ReadPath(Arc<ReadPathState>);
 struct ReadPathState {
     configured: PgRead,
     copy_refused: AtomicBool,
+    /// A connection of this pool ran the COPY probe: later connections skip it (a parked
+    /// stream reconnects on resume, and every round trip at connect delays that).
+    copy_confirmed: AtomicBool,
     /// What the pool's latest requests read, most recent first (at most [`PRIMED`]).
     primes: Mutex<VecDeque<Prime>>,
 }
@@ -117,6 +120,7 @@ impl ReadPath {
         ReadPath(Arc::new(ReadPathState {
             configured,
             copy_refused: AtomicBool::new(false),
+            copy_confirmed: AtomicBool::new(false),
             primes: Mutex::new(VecDeque::with_capacity(PRIMED)),
         }))
     }
@@ -279,8 +283,9 @@ impl Database {
                         }
                         // Relations and queries read with binary COPY inside their
                         // transaction, where a refused COPY would abort it: ask once, here.
-                        if read.uses_copy() {
+                        if read.uses_copy() && !read.0.copy_confirmed.load(Ordering::Relaxed) {
                             probe_copy(conn, &read).await?;
+                            read.0.copy_confirmed.store(true, Ordering::Relaxed);
                         }
                         prime(conn, &read).await;
                         Ok(())
