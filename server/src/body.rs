@@ -84,7 +84,7 @@ pub async fn streamed<S>(
     settings: &StreamSettings,
 ) -> Result<Response, AppError>
 where
-    S: Stream<Item = Result<Message, sqlx::Error>> + Send + 'static,
+    S: Stream<Item = Result<Message, crate::db::RowStreamError>> + Send + 'static,
 {
     let rows = Unparkable::new(rows.map_ok(MessageItem::Row));
     streamed_with(rows, |capacity| Encoder::new(format, capacity), batch, settings).await
@@ -274,7 +274,7 @@ async fn watch<S: Park>(slot: std::sync::Weak<std::sync::Mutex<Waiting<S>>>, aft
 /// Collects every row, encodes them all, then sends one body with a `Content-Length`.
 pub async fn buffered<S>(rows: S, format: BodyFormat, settings: &StreamSettings) -> Result<Response, AppError>
 where
-    S: Stream<Item = Result<Message, sqlx::Error>> + Send + 'static,
+    S: Stream<Item = Result<Message, crate::db::RowStreamError>> + Send + 'static,
 {
     let rows = rows.map_ok(MessageItem::Row);
     buffered_with(rows, |capacity| Encoder::new(format, capacity), settings).await

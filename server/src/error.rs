@@ -18,8 +18,6 @@ pub enum AppError {
     NotFound(String),
     #[error("every database connection is busy; try again shortly")]
     DatabaseBusy,
-    #[error("database error: {0}")]
-    Database(sqlx::Error),
     #[error("no relation named {0:?} is served (GET /api/tables lists them)")]
     UnknownRelation(String),
     #[error("{0}")]
@@ -41,7 +39,7 @@ pub enum AppError {
     #[error("request URL is longer than the limit of {limit} bytes")]
     UriTooLong { limit: usize },
     #[error("the database cannot be reached: {0}")]
-    DatabaseUnavailable(#[source] sqlx::Error),
+    DatabaseUnavailable(#[source] crate::db::RowStreamError),
     #[error("internal error: the request could not be completed")]
     Internal,
     #[error("method {0} is not allowed here")]
@@ -80,7 +78,7 @@ impl AppError {
             AppError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::DatabaseBusy => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Database(_) | AppError::Rows(_) | AppError::Catalog(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Rows(_) | AppError::Catalog(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::UnknownRelation(_) => StatusCode::NOT_FOUND,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -105,7 +103,6 @@ impl AppError {
             AppError::NotAcceptable => ErrorBody::new(ErrorCode::NotAcceptable, self.to_string()),
             AppError::NotFound(_) => ErrorBody::new(ErrorCode::NotFound, self.to_string()),
             AppError::DatabaseBusy => ErrorBody::new(ErrorCode::DatabaseBusy, self.to_string()),
-            AppError::Database(error) => Self::database_body(error),
             AppError::UnknownRelation(_) => ErrorBody::new(ErrorCode::NotFound, self.to_string()),
             AppError::Rows(_) | AppError::Catalog(_) => ErrorBody::new(ErrorCode::DatabaseError, self.to_string()),
             AppError::PayloadTooLarge { .. } => ErrorBody::new(ErrorCode::PayloadTooLarge, self.to_string()),
@@ -129,31 +126,7 @@ impl AppError {
     /// Whether the database says a relation or column the catalog named is gone (SQLSTATE
     /// 42P01 undefined_table, 42703 undefined_column): the catalog is out of date.
     pub fn is_schema_drift(&self) -> bool {
-        matches!(self, AppError::Database(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42P01" | "42703")))
-    }
-
-    /// The body for a database failure, also written as the error frame of a stream that
-    /// breaks after its status line (when the error can no longer become a response).
-    pub fn database_body(error: &sqlx::Error) -> ErrorBody {
-        ErrorBody::new(ErrorCode::DatabaseError, format!("database error: {error}"))
-    }
-}
-
-impl From<sqlx::Error> for AppError {
-    fn from(error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::PoolTimedOut => AppError::DatabaseBusy,
-            // SQLite's SQLITE_BUSY (and its extended codes) after the busy timeout: another
-            // writer holds the file; nothing was written, and retrying later works.
-            sqlx::Error::Database(ref e) if matches!(e.code().as_deref(), Some("5" | "261" | "517" | "773")) => {
-                AppError::DatabaseBusy
-            }
-            // PostgreSQL's insufficient_privilege: the request's role may not read it.
-            sqlx::Error::Database(ref e) if e.code().as_deref() == Some("42501") => {
-                AppError::PermissionDenied(e.message().to_owned())
-            }
-            other => AppError::Database(other),
-        }
+        matches!(self, AppError::Rows(error) if error.is_schema_drift())
     }
 }
 
@@ -162,7 +135,7 @@ impl From<crate::db::RowStreamError> for AppError {
         use crate::db::error::Refusal;
         use crate::db::RowStreamError;
         match error {
-            RowStreamError::Database(e) => AppError::from(e),
+            RowStreamError::Busy => AppError::DatabaseBusy,
             RowStreamError::BadValue(bad) => AppError::from(bad),
             RowStreamError::Refused { refusal: Refusal::ReadOnly, message } => {
                 AppError::ReadOnly(format!("the statement would write, and this is a read-only request: {message}"))

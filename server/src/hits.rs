@@ -137,7 +137,8 @@ impl HitCounter {
             )
             .bind(key)
             .fetch_one(pool)
-            .await?
+            .await
+            .map_err(counter_error)?
             .max(0) as u64),
             HitCounter::Memory(count) => Ok(count.fetch_add(1, Ordering::Relaxed) + 1),
         }
@@ -204,5 +205,14 @@ async fn count_in_groups(mut manager: ConnectionManager, key: String, mut waitin
                 }
             }
         }
+    }
+}
+
+/// A failed count in the SQLite file: busy (another writer holds it) is a 503 to retry; any
+/// other failure, a read-only file included, is the server's (500), not the request's.
+fn counter_error(error: sqlx::Error) -> AppError {
+    match crate::db::RowStreamError::from(error) {
+        crate::db::RowStreamError::Busy => AppError::DatabaseBusy,
+        other => AppError::Rows(other),
     }
 }

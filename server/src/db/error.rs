@@ -38,12 +38,27 @@ pub enum RowStreamError {
     /// A parameter the database found malformed (checked before the query ran).
     #[error("{0}")]
     BadValue(#[source] BadRequest),
+    /// PostgreSQL's binary COPY data did not have the form asked for.
+    #[error("database error: {0}")]
+    Copy(#[from] super::copy_binary::CopyDecodeError),
     /// SQLite's read path ([`super::sqlite_read`]) failed the statement.
     #[error("database error: {0}")]
     Sqlite(#[source] rusqlite::Error),
     /// SQLite's read thread ended without finishing its statement (it panicked).
     #[error("database error: the read thread ended before the last row")]
     ReadThread,
+    /// No connection came within the acquire timeout, or SQLite's file stayed locked by a
+    /// writer past its busy timeout: nothing ran; retrying later works.
+    #[error("every database connection is busy; try again shortly")]
+    Busy,
+}
+
+impl RowStreamError {
+    /// Whether the database says a relation or column the catalog named is gone (SQLSTATE
+    /// 42P01 undefined_table, 42703 undefined_column): the catalog is out of date.
+    pub fn is_schema_drift(&self) -> bool {
+        matches!(self, RowStreamError::Database(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42P01" | "42703")))
+    }
 }
 
 impl From<rusqlite::Error> for RowStreamError {
@@ -59,7 +74,16 @@ impl From<rusqlite::Error> for RowStreamError {
 
 impl From<sqlx::Error> for RowStreamError {
     fn from(error: sqlx::Error) -> Self {
+        if matches!(error, sqlx::Error::PoolTimedOut) {
+            return RowStreamError::Busy;
+        }
         if let sqlx::Error::Database(e) = &error {
+            // SQLite's SQLITE_BUSY (and its extended codes) after the busy timeout.
+            if e.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+                && matches!(e.code().as_deref(), Some("5" | "261" | "517" | "773"))
+            {
+                return RowStreamError::Busy;
+            }
             let code = e.code().unwrap_or_default();
             let read_only = if e.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
                 // SQLITE_READONLY and its extended codes.

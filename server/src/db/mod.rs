@@ -111,8 +111,66 @@ pub enum Prime {
     /// relation's query and looks up its types' send functions, as a binary COPY would.
     Select(Arc<str>),
     /// A statement sqlx prepares and keeps in the connection's statement cache (a saved
-    /// query's description), so the request finds it there.
-    Prepare(Arc<str>),
+    /// query's description, a relation's head query), so the request finds it there. The
+    /// parameters are declared with the types the request binds (`PostgreSQL` would
+    /// otherwise infer `date` for `CAST($1 AS date)`, where text is bound).
+    Prepare { sql: Arc<str>, params: Arc<[BindType]> },
+}
+
+/// The PostgreSQL type a [`Bind`](crate::source::Bind) is sent as (`table_rows::bind_pg`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindType {
+    Bool,
+    I16,
+    I32,
+    I64,
+    F32,
+    F64,
+    Text,
+    Bytes,
+}
+
+impl BindType {
+    fn of(bind: &crate::source::Bind) -> BindType {
+        use crate::source::Bind;
+        match bind {
+            Bind::Bool(_) => BindType::Bool,
+            Bind::I16(_) => BindType::I16,
+            Bind::I32(_) => BindType::I32,
+            Bind::I64(_) => BindType::I64,
+            Bind::F32(_) => BindType::F32,
+            Bind::F64(_) => BindType::F64,
+            Bind::Text(_) | Bind::Null => BindType::Text,
+            Bind::Bytes(_) => BindType::Bytes,
+        }
+    }
+
+    fn type_info(self) -> sqlx::postgres::PgTypeInfo {
+        use sqlx::{Postgres, Type};
+        match self {
+            BindType::Bool => <bool as Type<Postgres>>::type_info(),
+            BindType::I16 => <i16 as Type<Postgres>>::type_info(),
+            BindType::I32 => <i32 as Type<Postgres>>::type_info(),
+            BindType::I64 => <i64 as Type<Postgres>>::type_info(),
+            BindType::F32 => <f32 as Type<Postgres>>::type_info(),
+            BindType::F64 => <f64 as Type<Postgres>>::type_info(),
+            BindType::Text => <String as Type<Postgres>>::type_info(),
+            BindType::Bytes => <Vec<u8> as Type<Postgres>>::type_info(),
+        }
+    }
+}
+
+impl Prime {
+    /// A statement prepared without declared parameters (a saved query's description).
+    pub fn describe(sql: &str) -> Prime {
+        Prime::Prepare { sql: sql.into(), params: Arc::new([]) }
+    }
+
+    /// `statement` as `fetch` will run it: its parameters, then the `LIMIT` (int8).
+    pub fn statement(statement: &crate::source::Statement) -> Prime {
+        let params = statement.params.iter().map(|p| BindType::of(&p.bind)).chain([BindType::I64]).collect();
+        Prime::Prepare { sql: statement.sql.as_str().into(), params }
+    }
 }
 
 impl ReadPath {
@@ -185,7 +243,10 @@ async fn prime(conn: &mut sqlx::PgConnection, read: &ReadPath) {
     for prime in read.primes() {
         let outcome = match &prime {
             Prime::Select(sql) => sqlx::query(sql).persistent(false).execute(&mut *conn).await.map(drop),
-            Prime::Prepare(sql) => conn.prepare(sql).await.map(drop),
+            Prime::Prepare { sql, params } => {
+                let types: Vec<_> = params.iter().map(|t| t.type_info()).collect();
+                conn.prepare_with(sql, &types).await.map(drop)
+            }
         };
         if let Err(error) = outcome {
             tracing::debug!(%error, ?prime, "could not prime a statement");
@@ -383,16 +444,16 @@ impl Database {
     }
 
     /// Whether `messages` has no rows (cheap: stops at the first row).
-    pub async fn is_empty(&self) -> Result<bool, sqlx::Error> {
+    pub async fn is_empty(&self) -> Result<bool, RowStreamError> {
         let sql = "SELECT NOT EXISTS (SELECT 1 FROM messages)";
-        match self {
-            Database::Postgres(pool, _) => sqlx::query_scalar(sql).fetch_one(pool).await,
-            Database::Sqlite(pool, _) => sqlx::query_scalar(sql).fetch_one(pool).await,
-        }
+        Ok(match self {
+            Database::Postgres(pool, _) => sqlx::query_scalar(sql).fetch_one(pool).await?,
+            Database::Sqlite(pool, _) => sqlx::query_scalar(sql).fetch_one(pool).await?,
+        })
     }
 
     /// Takes a connection for one request; waits at most the acquire timeout.
-    pub async fn acquire(&self) -> Result<Connection, sqlx::Error> {
+    pub async fn acquire(&self) -> Result<Connection, RowStreamError> {
         Ok(match self {
             Database::Postgres(pool, read) => Connection::Postgres(pool.acquire().await?, read.clone()),
             Database::Sqlite(pool, reads) => Connection::Sqlite(pool.acquire().await?, reads.clone()),
@@ -408,7 +469,7 @@ impl Database {
     }
 
     /// Verifies a connection can be made and the table read: for `/healthz`.
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+    pub async fn ping(&self) -> Result<(), RowStreamError> {
         self.is_empty().await.map(|_| ())
     }
 

@@ -58,5 +58,5 @@ pub(super) fn decode(tuple: &Tuple, types: &[ColumnType]) -> Result<Vec<Cell>, R
 }
 
 fn copy_error(error: CopyDecodeError) -> RowStreamError {
-    RowStreamError::Database(sqlx::Error::Decode(Box::new(error)))
+    RowStreamError::Copy(error)
 }

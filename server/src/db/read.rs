@@ -22,7 +22,7 @@ use sqlx::{Column as _, Either, Executor as _, Statement as _, TypeInfo as _};
 
 use super::error::RowStreamError;
 use super::rows::CloseUnlessFinished;
-use super::table_rows::{check_params, execute, fetch, TableItem};
+use super::table_rows::{check_params, fetch, TableItem};
 use super::{pg_types, Connection};
 use crate::source::role::Role;
 use crate::source::{Param, Statement};
@@ -32,23 +32,40 @@ use crate::source::{Param, Statement};
 pub const FORMAT_TYPE_SQL: &str = "SELECT format_type($1, NULL)";
 
 /// Starts the read-only transaction a stream reads in, as `role` when given (PostgreSQL).
+/// SQLite has none to start: a stream there is one statement, which reads one snapshot, on
+/// a read-only connection of [`super::sqlite_read`].
 pub(super) async fn begin(connection: &mut Connection, role: Option<&Role>) -> Result<(), RowStreamError> {
-    // SQLite: nothing to begin; each statement reads one snapshot (see `execute`).
-    execute(connection, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?;
-    let (Some(role), Connection::Postgres(conn, _)) = (role, &mut *connection) else {
+    let Connection::Postgres(conn, _) = connection else {
         return Ok(());
     };
-    // The simple protocol: nothing is prepared (or cached) per role name. (`Executor::execute`:
-    // `RawSql::execute`'s future is not `Send` for every lifetime.)
-    let set_role = role.set_local_sql();
-    match (&mut **conn).execute(sqlx::raw_sql(&set_role)).await {
+    // The simple protocol: one round trip, nothing to prepare on a new connection, and
+    // nothing prepared (or cached) per role name. With a role, both statements go in one
+    // message. (`Executor::execute`: `RawSql::execute`'s future is not `Send` for every
+    // lifetime.)
+    let Some(role) = role else {
+        (&mut **conn).execute(sqlx::raw_sql(BEGIN_SQL)).await?;
+        return Ok(());
+    };
+    let begin_as = format!("{BEGIN_SQL}; {}", role.set_local_sql());
+    match (&mut **conn).execute(sqlx::raw_sql(&begin_as)).await {
         Ok(_) => Ok(()),
         Err(sqlx::Error::Database(error)) => {
+            // `BEGIN` itself cannot fail here: the role was refused, in the transaction.
             let message = error.message().to_owned();
             (&mut **conn).execute(sqlx::raw_sql("ROLLBACK")).await?;
             Err(RowStreamError::ForbiddenRole { role: role.name().to_owned(), message })
         }
         Err(other) => Err(other.into()),
+    }
+}
+
+const BEGIN_SQL: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+
+/// Commits the transaction [`begin`] started (PostgreSQL); a SQLite stream has none.
+pub(super) async fn commit(connection: &mut Connection) -> Result<(), sqlx::Error> {
+    match connection {
+        Connection::Postgres(conn, _) => (&mut **conn).execute(sqlx::raw_sql("COMMIT")).await.map(drop),
+        Connection::Sqlite(..) => Ok(()),
     }
 }
 
@@ -176,7 +193,7 @@ impl StatementReader {
                     yield TableItem::Row(cells);
                 }
             }
-            execute(connection.get_mut(), "COMMIT").await?;
+            commit(connection.get_mut()).await?;
             if keep {
                 connection.finished();
             }

@@ -100,7 +100,8 @@ pub async fn resumable_messages(
     connection: Connection,
     range: RowRange,
     role: Option<Role>,
-) -> Result<ResumableMessages<impl Stream<Item = Result<MessageItem, sqlx::Error>> + Send + 'static>, RowStreamError> {
+) -> Result<ResumableMessages<impl Stream<Item = Result<MessageItem, RowStreamError>> + Send + 'static>, RowStreamError>
+{
     let current = stream_messages(connection, range, role.as_ref()).await?;
     // The same function, so the same stream type as `current`.
     let reopen: Reopen<_> = |db, range, role| {
@@ -123,7 +124,7 @@ pub async fn resumable_messages(
 
 impl<S> Stream for ResumableMessages<S>
 where
-    S: Stream<Item = Result<MessageItem, sqlx::Error>> + Send + 'static,
+    S: Stream<Item = Result<MessageItem, RowStreamError>> + Send + 'static,
 {
     type Item = Result<MessageItem, RowStreamError>;
 
@@ -148,7 +149,7 @@ where
         let Some(current) = this.current.as_mut() else {
             return Poll::Ready(None);
         };
-        let mut item = ready!(current.as_mut().poll_next(cx)).map(|item| item.map_err(RowStreamError::from));
+        let mut item = ready!(current.as_mut().poll_next(cx));
         match &mut item {
             Some(Ok(MessageItem::Row(row))) => {
                 this.left.after = Some(row.id);

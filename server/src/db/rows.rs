@@ -69,7 +69,7 @@ const SQLITE_SQL: &str = "SELECT id, sender, body, created_at FROM messages WHER
 pub fn stream_rows(
     connection: Connection,
     range: RowRange,
-) -> impl Stream<Item = Result<Message, sqlx::Error>> + Send + 'static {
+) -> impl Stream<Item = Result<Message, RowStreamError>> + Send + 'static {
     read_range(CloseUnlessFinished::new(connection), range, false)
 }
 
@@ -78,7 +78,7 @@ pub fn stream_rows(
 pub fn stream_rows_in(
     transaction: InTransaction,
     range: RowRange,
-) -> impl Stream<Item = Result<Message, sqlx::Error>> + Send + 'static {
+) -> impl Stream<Item = Result<Message, RowStreamError>> + Send + 'static {
     read_range(transaction.0, range, true)
 }
 
@@ -88,7 +88,7 @@ pub async fn stream_rows_as(
     connection: Connection,
     range: RowRange,
     role: Option<&Role>,
-) -> Result<impl Stream<Item = Result<Message, sqlx::Error>> + Send + 'static, RowStreamError> {
+) -> Result<impl Stream<Item = Result<Message, RowStreamError>> + Send + 'static, RowStreamError> {
     Ok(match role {
         None => stream_rows(connection, range).left_stream(),
         Some(role) => stream_rows_in(super::read::begin_as(connection, role).await?, range).right_stream(),
@@ -99,7 +99,7 @@ fn read_range(
     mut connection: CloseUnlessFinished,
     range: RowRange,
     commit: bool,
-) -> impl Stream<Item = Result<Message, sqlx::Error>> + Send + 'static {
+) -> impl Stream<Item = Result<Message, RowStreamError>> + Send + 'static {
     let after = range.after.unwrap_or(i64::MIN);
     // Past i64::MAX rows there is nothing more to limit.
     let limit = range.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
@@ -125,7 +125,7 @@ fn read_range(
             }
         }
         if commit {
-            super::table_rows::execute(connection.get_mut(), "COMMIT").await?;
+            super::read::commit(connection.get_mut()).await?;
         }
         connection.finished();
     }
@@ -138,7 +138,7 @@ pub async fn stream_messages(
     connection: Connection,
     range: RowRange,
     role: Option<&Role>,
-) -> Result<impl Stream<Item = Result<MessageItem, sqlx::Error>> + Send + 'static, RowStreamError> {
+) -> Result<impl Stream<Item = Result<MessageItem, RowStreamError>> + Send + 'static, RowStreamError> {
     let limit = range.limit;
     let probe = RowRange { after: range.after, limit: limit.map(|l| l.saturating_add(1)) };
     let rows = stream_rows_as(connection, probe, role).await?;
@@ -167,7 +167,7 @@ fn read_rows(
     connection: &mut Connection,
     after: i64,
     limit: Option<i64>,
-) -> impl Stream<Item = Result<Message, sqlx::Error>> + Send + '_ {
+) -> impl Stream<Item = Result<Message, RowStreamError>> + Send + '_ {
     async_stream::try_stream! {
         match connection {
             Connection::Postgres(conn, read) => {
@@ -178,11 +178,11 @@ fn read_rows(
                             let mut decoder = CopyBinaryDecoder::new();
                             while let Some(chunk) = chunks.try_next().await? {
                                 decoder.feed(chunk);
-                                while let Some(row) = decoder.next_row().map_err(decode_error)? {
+                                while let Some(row) = decoder.next_row()? {
                                     yield row;
                                 }
                             }
-                            decoder.finish().map_err(decode_error)?;
+                            decoder.finish()?;
                         }
                         None => fetch_instead = true,
                     }
@@ -200,7 +200,7 @@ fn read_rows(
             }
             Connection::Sqlite(_, reads) => {
                 let mut rows = reads.rows(SQLITE_SQL.to_owned(), vec![Bind::I64(after)], limit.unwrap_or(-1)); // -1: no limit
-                while let Some(cells) = rows.try_next().await.map_err(sqlite_error)? {
+                while let Some(cells) = rows.try_next().await? {
                     yield message(cells)?;
                 }
             }
@@ -209,8 +209,8 @@ fn read_rows(
 }
 
 /// A `messages` row from SQLite's cells (`id`, `sender`, `body`, `created_at` as RFC 3339).
-fn message(cells: Vec<Cell>) -> Result<Message, sqlx::Error> {
-    let column = |name: &str, message: String| sqlx::Error::ColumnDecode { index: name.into(), source: message.into() };
+fn message(cells: Vec<Cell>) -> Result<Message, RowStreamError> {
+    let column = |name: &str, message: String| RowStreamError::Decode { column: name.into(), message };
     let mut cells = cells.into_iter();
     let (Some(Cell::Int(id)), Some(sender), Some(body), Some(Cell::Text(created_at))) =
         (cells.next(), cells.next(), cells.next(), cells.next())
@@ -223,11 +223,6 @@ fn message(cells: Vec<Cell>) -> Result<Message, sqlx::Error> {
     };
     let created_at = Timestamp::parse_rfc3339(&created_at).map_err(|e| column("created_at", e.to_string()))?;
     Ok(Message { id, sender: text("sender", sender)?, body: text("body", body)?, created_at })
-}
-
-/// `messages`' rows are `sqlx::Error`s on the way out (see [`stream_rows`]).
-fn sqlite_error(error: RowStreamError) -> sqlx::Error {
-    sqlx::Error::Decode(Box::new(error))
 }
 
 type CopyChunks<'c> = futures_util::stream::BoxStream<'c, Result<bytes::Bytes, sqlx::Error>>;
@@ -254,10 +249,6 @@ async fn start_copy<'c>(
         }
         Err(e) => Err(e),
     }
-}
-
-fn decode_error(error: super::copy_binary::CopyDecodeError) -> sqlx::Error {
-    sqlx::Error::Decode(Box::new(error))
 }
 
 /// Holds the connection of a running query; unless told the query finished, dropping it

@@ -75,7 +75,12 @@ pub fn stream_table(
             } else {
                 limit.map(|l| l - sent + 1)
             };
-            let statement = plan.statement(after.as_deref(), query_limit);
+            let mut statement = plan.statement(after.as_deref(), query_limit);
+            if head {
+                // One row: a statement the connection keeps prepared (primed by
+                // [`Plan::head`]) answers it sooner than a COPY planned afresh.
+                statement.copy = None;
+            }
             {
                 let mut rows = fetch(connection.get_mut(), &statement, &types);
                 while let Some(mut cells) = rows.try_next().await? {
@@ -100,7 +105,7 @@ pub fn stream_table(
             head = false;
             after = Some(key_params(&plan, &last_keys).map_err(RowStreamError::BadValue)?);
         }
-        execute(connection.get_mut(), "COMMIT").await?;
+        read::commit(connection.get_mut()).await?;
         connection.finished();
         let next = (cut && keyed && sent > 0).then(|| {
             let keys = last_keys.iter().map(Key::of).collect();
@@ -117,16 +122,6 @@ fn key_params(plan: &Plan, keys: &[Cell]) -> Result<Vec<Option<Param>>, BadReque
         .zip(keys)
         .map(|(key, cell)| keyset::param(req.dialect, &req.table, key.column, Key::of(cell)))
         .collect()
-}
-
-/// Runs a transaction-control statement (`BEGIN …`, `COMMIT`) on PostgreSQL. On SQLite it
-/// does nothing: rows are read on read connections of their own ([`super::sqlite_read`]),
-/// one snapshot per statement, and the pooled connection stays idle.
-pub(super) async fn execute(connection: &mut Connection, sql: &'static str) -> Result<(), sqlx::Error> {
-    match connection {
-        Connection::Postgres(conn, _) => sqlx::query(sql).execute(&mut **conn).await.map(drop),
-        Connection::Sqlite(..) => Ok(()),
-    }
 }
 
 /// Lets PostgreSQL parse a request's text parameters once (`SELECT CAST($1 AS date), …`)

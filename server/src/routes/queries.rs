@@ -58,7 +58,7 @@ pub async fn rows(
     let span = tracing::info_span!("query_rows", query = %name, format = %params.format, mode = %params.mode);
     let mut reader = StatementReader::new(state.reader.acquire().instrument(span.clone()).await?, true);
     let describe_sql = format!("{DESCRIBE_PREFIX}{}", def.body);
-    state.reader.remember(|| Prime::Prepare(describe_sql.as_str().into()));
+    state.reader.remember(|| Prime::describe(&describe_sql));
     let described = reader.describe(&describe_sql).instrument(span.clone()).await.map_err(|error| {
         match error {
             // The database no longer takes the configured SQL (a table changed): not the

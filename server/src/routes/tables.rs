@@ -76,6 +76,9 @@ pub async fn rows(
     let plan = Plan::new(request);
     let span = tracing::info_span!("table_rows", relation = %name, format = %params.format, mode = %params.mode);
     state.db.remember(|| Prime::Select(plan.prime().into()));
+    if plan.request.keyed() {
+        state.db.remember(|| Prime::statement(&plan.head()));
+    }
     let connection = state.db.acquire().instrument(span.clone()).await?;
     let rows = stream_table(connection, plan, role.0);
     let response = rows_response(&state, rows, columns, primary_key, params.format, params.mode, params.batch)

@@ -119,14 +119,7 @@ fn quote_text(text: &str, out: &mut String) {
         if i > 0 {
             out.push_str(" || chr(92) || ");
         }
-        out.push('\'');
-        for c in piece.chars() {
-            if c == '\'' {
-                out.push('\'');
-            }
-            out.push(c);
-        }
-        out.push('\'');
+        super::quote::push_quoted(out, piece, '\'');
     }
     if pieces > 1 {
         out.push(')');

@@ -98,6 +98,12 @@ impl Plan {
         Statement { sql: bound.sql, params: bound.params, limit, copy }
     }
 
+    /// The head query (the first row, read prepared): what a new connection prepares
+    /// ahead (`db::Prime::statement`; only its SQL and its parameters' types are kept).
+    pub fn head(&self) -> Statement {
+        self.statement(self.request.after.as_deref(), Some(1))
+    }
+
     /// The request's SELECT without its filters and with `LIMIT 0` (PostgreSQL): what a new
     /// connection runs to load the catalog entries the request's statements need
     /// (`db::Prime`). No value of the request is in it.

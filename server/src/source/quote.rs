@@ -6,15 +6,21 @@ use crate::introspect::TableDef;
 
 pub fn ident(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 2);
-    out.push('"');
-    for c in name.chars() {
-        if c == '"' {
-            out.push('"');
+    push_quoted(&mut out, name, '"');
+    out
+}
+
+/// `delimiter`, `text` with every `delimiter` in it doubled, `delimiter`: SQL's one rule
+/// for quoted names (`"`) and string literals (`'`, used by [`super::literal`]).
+pub fn push_quoted(out: &mut String, text: &str, delimiter: char) {
+    out.push(delimiter);
+    for c in text.chars() {
+        if c == delimiter {
+            out.push(delimiter);
         }
         out.push(c);
     }
-    out.push('"');
-    out
+    out.push(delimiter);
 }
 
 /// `"schema"."table"` (PostgreSQL) or `"table"` (SQLite).

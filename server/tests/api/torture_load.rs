@@ -7,7 +7,8 @@
 //!   `ROWSTREAM_TORTURE_STREAMS` (200), `ROWSTREAM_TORTURE_STREAM_ROWS` (20,000; long form
 //!   500,000).
 //! - 100 clients reading at 10 KB/s next to 20 normal clients: every slow reader's stream
-//!   parks (gives its connection back, `--park-after`), and the normal clients' TTFB
+//!   parks (gives its connection back, `--park-after`; one that gets a 503 while the
+//!   connections are still held retries), and the normal clients' TTFB
 //!   median stays ≤ 5 ms (each normal client streams 1,000 rows, then pauses 20 ms; their
 //!   median alone is reported next to it); the slow readers' memory is reported. `ROWSTREAM_TORTURE_SLOW_SECS`
 //!   (8 s of measuring; long form 30).
@@ -183,24 +184,34 @@ async fn concurrent_full_streams_complete_or_get_a_503_and_memory_stays_under_15
 }
 
 /// Reads a stream at about 10 KB/s (1 KB every 100 ms, 4 KB receive buffer) until `stop`.
-async fn slow_reader(addr: std::net::SocketAddr, token: String, stop: Arc<tokio::sync::Notify>) {
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket.set_recv_buffer_size(4096).expect("recv buffer");
-    let mut tcp = socket.connect(addr).await.expect("connect");
-    let request = format!("GET /api/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n");
-    tcp.write_all(request.as_bytes()).await.expect("send");
-    let mut buf = [0u8; 1024];
+/// A `503 database_busy` (every connection held by a stream that has not parked yet) is
+/// what a real client retries after a short wait; so does this one. Returns how many 503s
+/// it got.
+async fn slow_reader(addr: std::net::SocketAddr, token: String, stop: Arc<tokio::sync::Notify>) -> u32 {
     let stopped = stop.notified();
     tokio::pin!(stopped);
+    let mut busy = 0;
     loop {
-        tokio::select! {
-            _ = &mut stopped => return,
-            read = tcp.read(&mut buf) => match read {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            },
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("recv buffer");
+        let mut tcp = socket.connect(addr).await.expect("connect");
+        let request = format!("GET /api/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n");
+        tcp.write_all(request.as_bytes()).await.expect("send");
+        let mut buf = [0u8; 1024];
+        let mut first = true;
+        loop {
+            tokio::select! {
+                _ = &mut stopped => return busy,
+                read = tcp.read(&mut buf) => match read {
+                    Ok(0) | Err(_) => return busy,
+                    Ok(n) if first && buf[..n].starts_with(b"HTTP/1.1 503") => break,
+                    Ok(_) => first = false,
+                },
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        busy += 1;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -279,14 +290,18 @@ async fn slow_readers_do_not_slow_down_normal_clients() {
     let (ttfb, statuses) = normal_clients(&server, &token, seconds).await;
     let during_mb = server.memory_mb("VmRSS");
     stop.notify_waiters();
-    while slow.join_next().await.is_some() {}
+    let mut slow_busy = 0;
+    while let Some(busy) = slow.join_next().await {
+        slow_busy += busy.expect("a slow reader panicked");
+    }
     let median = ttfb[ttfb.len() / 2];
     let p99 = ttfb[ttfb.len() * 99 / 100];
     let ok = statuses.iter().filter(|s| **s == 200).count();
     eprintln!(
         "torture slow readers: 100 readers at 10 KB/s (all parked {:.1} s after they started) + 20 normal clients for {seconds} s: \
          {} normal requests, {ok} × 200, TTFB median {median:.2} ms (alone: {alone_median:.2} ms), p99 {p99:.2} ms; server RSS idle {idle_mb:.1} MB, \
-         with the slow readers {slow_mb:.1} MB ({:.2} MB each), at the end {during_mb:.1} MB; {:?} parks",
+         with the slow readers {slow_mb:.1} MB ({:.2} MB each), at the end {during_mb:.1} MB; {:?} parks; \
+         {slow_busy} × 503 to slow readers while connections were held, each retried",
         settled_in.as_secs_f64(),
         ttfb.len(),
         (slow_mb - idle_mb).max(0.0) / 100.0,
