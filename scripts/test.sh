@@ -69,9 +69,10 @@ step "cargo test: shared, server (SQLite, PostgreSQL, viewer in Chromium), viewe
 cargo test --locked --release -p shared -p rowstream -p frontend -- --skip torture_load::
 
 # The load torture tests measure latency (TTFB medians) and time bounds: alone, one at a
-# time, after the rest, so that the parallel suite's load is not what they measure.
+# time, after the rest, so that the parallel suite's load is not what they measure. The same
+# packages as above: another selection would unify other features and rebuild everything.
 step "cargo test: load torture (release binary; one test at a time)"
-cargo test --locked --release -p rowstream --test api -- torture_load:: --test-threads=1
+cargo test --locked --release -p shared -p rowstream -p frontend -- torture_load:: --test-threads=1
 
 step "cargo test: viewer in the browser (wasm-bindgen-test in headless Chromium)"
 cargo test --locked -p frontend --target wasm32-unknown-unknown --profile wasm-test --test browser
