@@ -57,6 +57,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             let addr = app.local_addr();
             let token = app.generated_token.clone();
+            let shutdown = shutdown_signal()?;
             eprintln!("rowstream is serving {} on http://{addr}", redact(&config.database_url));
             match &token {
                 Some(token) => {
@@ -70,7 +71,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if config.dist.is_none() && !embedded_viewer_present() {
                 eprintln!("This build has no viewer: `/` says how to get it. The API works as usual.");
             }
-            app.run_until(shutdown_signal()).await?;
+            app.run_until(shutdown).await?;
             eprintln!("rowstream: stopped");
         }
         Command::Seed(args) => {
@@ -114,26 +115,25 @@ fn redact(url: &str) -> String {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// SIGINT or SIGTERM. The handlers are installed here, before the banner says the server
+/// is up, not when the returned future is first polled: a signal sent right after the
+/// banner (a test, a supervisor) must not find the default action, which kills the process.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    let (mut interrupt, mut terminate) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?)
+    };
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
-    eprintln!("rowstream: shutting down");
+        eprintln!("rowstream: shutting down");
+    })
 }
