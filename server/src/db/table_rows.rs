@@ -75,12 +75,12 @@ pub fn stream_table(
             } else {
                 limit.map(|l| l - sent + 1)
             };
-            let mut statement = plan.statement(after.as_deref(), query_limit);
-            if head {
-                // One row: a statement the connection keeps prepared (primed by
-                // [`Plan::head`]) answers it sooner than a COPY planned afresh.
-                statement.copy = None;
-            }
+            // One row: a statement the connection keeps prepared answers it sooner than a
+            // COPY planned afresh.
+            let statement = match query_limit {
+                Some(rows) if head => plan.head(after.as_deref(), rows),
+                _ => plan.statement(after.as_deref(), query_limit),
+            };
             {
                 let mut rows = fetch(connection.get_mut(), &statement, &types);
                 while let Some(mut cells) = rows.try_next().await? {

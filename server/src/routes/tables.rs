@@ -77,7 +77,7 @@ pub async fn rows(
     let span = tracing::info_span!("table_rows", relation = %name, format = %params.format, mode = %params.mode);
     state.db.remember(|| Prime::Select(plan.prime().into()));
     if plan.request.keyed() {
-        state.db.remember(|| Prime::statement(&plan.head()));
+        state.db.remember(|| Prime::statement(&plan.head(plan.request.after.as_deref(), 1)));
     }
     let connection = state.db.acquire().instrument(span.clone()).await?;
     let rows = stream_table(connection, plan, role.0);

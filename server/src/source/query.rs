@@ -98,10 +98,13 @@ impl Plan {
         Statement { sql: bound.sql, params: bound.params, limit, copy }
     }
 
-    /// The head query (the first row, read prepared): what a new connection prepares
-    /// ahead (`db::Prime::statement`; only its SQL and its parameters' types are kept).
-    pub fn head(&self) -> Statement {
-        self.statement(self.request.after.as_deref(), Some(1))
+    /// The head query: [`Plan::statement`] without a COPY form, read prepared (a new
+    /// connection prepares it ahead: `db::Prime::statement`, which keeps only its SQL and
+    /// its parameters' types).
+    pub fn head(&self, after: Option<&[Option<Param>]>, limit: u64) -> Statement {
+        let limit = Some(i64::try_from(limit).unwrap_or(i64::MAX));
+        let bound = self.write(Writer::new(self.request.dialect), true, after, limit);
+        Statement { sql: bound.sql, params: bound.params, limit, copy: None }
     }
 
     /// The request's SELECT without its filters and with `LIMIT 0` (PostgreSQL): what a new
