@@ -2,9 +2,11 @@
 //!
 //! [`streamed`]: the rows are encoded as they arrive; the first row is sent alone the moment
 //! it is read (first byte in well under a millisecond), then every `batch` rows go out as one
-//! chunk. The body reads and encodes as hyper polls it, and hyper polls only when the socket
-//! can take more, so a slow client slows the query down instead of filling memory, and a
-//! client that leaves drops the body, which drops the row stream and closes the database
+//! chunk, or fewer when the database has sent no further row for 10 ms (`STALL_FLUSH`: a
+//! slow view's rows show as they come, not when a batch has piled up). The body reads and
+//! encodes as hyper polls it, and hyper polls only when the socket can take more, so a slow
+//! client slows the query down instead of filling memory, and a client that leaves drops the
+//! body, which drops the row stream and closes the database
 //! connection (see `db::rows`). A stream whose client stalls for `--park-after`
 //! [parks](crate::db::resume::Park): a watchdog task finds its rows waiting in their
 //! `ParkingSlot` and gives their connection back to the pool; the next poll takes one again
@@ -55,6 +57,30 @@ where
     S: Stream<Item = Result<T, X>> + Unpin,
 {
     tokio::time::timeout(timeout, rows.next()).await.map_err(|_| AppError::QueryTimeout(timeout))
+}
+
+/// How long a stream with rows encoded but not yet sent waits for the database's next row
+/// before it sends them anyway: a query that yields rows slowly (an expensive view, a lock
+/// wait mid-scan) shows each as it comes, not when `batch` rows have piled up.
+const STALL_FLUSH: Duration = Duration::from_millis(10);
+
+/// The row stream's next item. With `holding` (rows encoded and not yet sent), `None` when
+/// none came within [`STALL_FLUSH`]: the caller sends what it holds, then waits. The
+/// stream's `next` is cancel-safe: an item not ready yet stays in the stream.
+async fn next_unless_stalled<S, T, X>(rows: &mut S, holding: bool) -> Option<Option<Result<T, AppError>>>
+where
+    S: Stream<Item = Result<T, X>> + Unpin,
+    X: Into<AppError>,
+{
+    use futures_util::FutureExt as _;
+    // A row already read needs no timer (the common case at full speed).
+    if let Some(item) = rows.next().now_or_never() {
+        return Some(item.map(|item| item.map_err(Into::into)));
+    }
+    if !holding {
+        return Some(rows.next().await.map(|item| item.map_err(Into::into)));
+    }
+    tokio::time::timeout(STALL_FLUSH, rows.next()).await.ok().map(|item| item.map(|item| item.map_err(Into::into)))
 }
 
 /// How long a stream pauses after sending its first row, before the bulk (see `streamed`).
@@ -137,67 +163,76 @@ where
         let mut next: Option<Result<E::Item, AppError>> = first.map(|item| item.map_err(Into::into));
         let mut flush_at = 1; // the first row goes out alone; then whole batches
         let mut counted = 0; // rows already added to the metrics
+        let mut taken = 0; // rows already handed to hyper
+        // The database sent no row for `STALL_FLUSH`: the rows read so far go out now
+        // instead of waiting for the batch to fill.
+        let mut stalled = false;
         loop {
-            match next {
-                Some(Ok(row)) => {
-                    encoder.item(&row);
-                    if encoder.rows() == flush_at {
+            if !stalled {
+                match next {
+                    Some(Ok(row)) => encoder.item(&row),
+                    Some(Err(error)) => {
                         tracker.rows_read(encoder.rows() - counted);
-                        counted = encoder.rows();
+                        tracing::warn!(rows = encoder.rows(), %error, "stream failed after its status line");
+                        encoder.error(&error.body());
+                        if encoder.pending() > 0 {
+                            yield Ok(encoder.take());
+                            // hyper drops its unsent buffer when a body errors: give it a moment to
+                            // flush the frame first. The stream is dead anyway; this only delays
+                            // the abort.
+                            tokio::time::sleep(ERROR_FRAME_GRACE).await;
+                        }
+                        let rows = encoder.rows();
+                        tracker.finish(StreamOutcome::Failed);
+                        yield Err(StreamAborted { rows, source: error });
+                        return;
+                    }
+                    None => {
+                        tracker.rows_read(encoder.rows() - counted);
+                        encoder.end();
                         let chunk = encoder.take();
                         tracker.bytes_sent(chunk.len());
-                        // Until hyper polls again, the rows may be parked.
-                        slot.leave(rows.take());
-                        yield Ok(chunk);
-                        rows = slot.take();
-                        if flush_at == 1 {
-                            // Two reasons to pause here. hyper flushes its write buffer only
-                            // when the body is pending (or the buffer is full): without a
-                            // pending poll the first row could wait for a few hundred KB of
-                            // later rows. And the next poll starts the bulk query (see
-                            // `db::rows::stream_rows`), after which hyper's task and the database
-                            // read and encode at full speed: on a host whose cores the client
-                            // shares (a local viewer, a sidecar) that can keep the client from
-                            // running to take the first row for 2-3 ms. The pause lets it
-                            // run first; the whole stream loses about as much.
-                            tokio::time::sleep(FIRST_ROW_HEADSTART).await;
+                        if !chunk.is_empty() {
+                            yield Ok(chunk);
                         }
-                        flush_at += batch;
+                        tracker.finish(StreamOutcome::Completed);
+                        return;
                     }
-                }
-                Some(Err(error)) => {
-                    tracker.rows_read(encoder.rows() - counted);
-                    tracing::warn!(rows = encoder.rows(), %error, "stream failed after its status line");
-                    encoder.error(&error.body());
-                    if encoder.pending() > 0 {
-                        yield Ok(encoder.take());
-                        // hyper drops its unsent buffer when a body errors: give it a moment to
-                        // flush the frame first. The stream is dead anyway; this only delays
-                        // the abort.
-                        tokio::time::sleep(ERROR_FRAME_GRACE).await;
-                    }
-                    let rows = encoder.rows();
-                    tracker.finish(StreamOutcome::Failed);
-                    yield Err(StreamAborted { rows, source: error });
-                    return;
-                }
-                None => {
-                    tracker.rows_read(encoder.rows() - counted);
-                    encoder.end();
-                    let chunk = encoder.take();
-                    tracker.bytes_sent(chunk.len());
-                    if !chunk.is_empty() {
-                        yield Ok(chunk);
-                    }
-                    tracker.finish(StreamOutcome::Completed);
-                    return;
                 }
             }
-            next = match rows.as_mut() {
-                Some(rows) => rows.next().await.map(|item| item.map_err(Into::into)),
+            if stalled || encoder.rows() == flush_at {
+                let first = encoder.rows() == 1 && taken == 0;
+                tracker.rows_read(encoder.rows() - counted);
+                counted = encoder.rows();
+                let chunk = encoder.take();
+                taken = encoder.rows();
+                tracker.bytes_sent(chunk.len());
+                // Until hyper polls again, the rows may be parked.
+                slot.leave(rows.take());
+                yield Ok(chunk);
+                rows = slot.take();
+                if first {
+                    // Two reasons to pause here. hyper flushes its write buffer only
+                    // when the body is pending (or the buffer is full): without a
+                    // pending poll the first row could wait for a few hundred KB of
+                    // later rows. And the next poll starts the bulk query (see
+                    // `db::rows::stream_rows`), after which hyper's task and the database
+                    // read and encode at full speed: on a host whose cores the client
+                    // shares (a local viewer, a sidecar) that can keep the client from
+                    // running to take the first row for 2-3 ms. The pause lets it
+                    // run first; the whole stream loses about as much.
+                    tokio::time::sleep(FIRST_ROW_HEADSTART).await;
+                }
+                flush_at = encoder.rows() + batch;
+            }
+            let item = match rows.as_mut() {
+                Some(rows) if stalled => Some(rows.next().await.map(|item| item.map_err(Into::into))),
+                Some(rows) => next_unless_stalled(rows, encoder.rows() > taken).await,
                 // Only a poisoned slot loses the rows: a failure, never an end.
-                None => Some(Err(AppError::Internal)),
+                None => Some(Some(Err(AppError::Internal))),
             };
+            stalled = item.is_none();
+            next = item.flatten();
         }
     };
     // A panic while reading or encoding ends the body aborted (and logged), like a database

@@ -127,3 +127,41 @@ async fn an_exhausted_pool_answers_503() {
         .await
     );
 }
+
+/// Rows that the database yields slowly go out as they come, not when `batch` rows have
+/// piled up (`body::STALL_FLUSH`): a view that sleeps 0.25 s a row, rows of 20 kB (so that
+/// PostgreSQL's own 8 kB send buffer passes each on when the next one is written).
+#[tokio::test]
+async fn rows_that_come_slowly_are_sent_as_they_come() {
+    use std::time::Instant;
+    let db = TestDb::new(Backend::Postgres).await;
+    crate::tables::exec(
+        &db,
+        "CREATE VIEW trickle AS SELECT i AS id, repeat('x', 20000) AS pad FROM generate_series(1, 6) i \
+         WHERE pg_sleep(0.25 + i * 0)::text = ''",
+    )
+    .await;
+    let app = spawn_app_on(db, |_| {}).await;
+    let mut raw = app.raw("/api/tables/trickle/rows?format=ndjson", None).await;
+    assert_eq!(raw.status, 200);
+    let started = Instant::now();
+    let (mut body, mut second_row_at) = (Vec::new(), None);
+    let end_at = loop {
+        match raw.next_chunk().await {
+            ChunkEvent::Chunk(chunk) => {
+                body.extend_from_slice(&chunk);
+                let rows = body.split(|b| *b == b'\n').filter(|l| l.starts_with(b"{\"id\"")).count();
+                if rows >= 2 && second_row_at.is_none() {
+                    second_row_at = Some(started.elapsed());
+                }
+            }
+            ChunkEvent::End => break started.elapsed(),
+            ChunkEvent::Aborted => panic!("aborted"),
+        }
+    };
+    let text = String::from_utf8(body).expect("utf-8");
+    assert!(text.ends_with("{\"end\":{\"rows\":6}}\n"), "complete: {}", &text[text.len().saturating_sub(80)..]);
+    let (second, end) = (second_row_at.expect("a second row"), end_at);
+    eprintln!("second row after {second:?}, end after {end:?}");
+    assert!(end - second >= Duration::from_millis(400), "the second row waited for the end: {second:?} vs {end:?}");
+}
