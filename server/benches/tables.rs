@@ -10,7 +10,9 @@
 //! `/api/tables/wide/rows` as NDJSON, CSV and Arrow: total time, body bytes and the peak RSS
 //! (VmHWM) of a fresh release `rowstream serve` per format and table size, medians of
 //! `--runs`, against `psql -c "\copy (select <the same columns> from wide) to stdout"` into
-//! /dev/null timed in the same run.
+//! /dev/null timed in the same run. Also timed, as a floor and not a target: the server alone
+//! producing the same rows as binary COPY (`COPY (…) TO '/dev/null' (FORMAT binary)`, run by
+//! the server; needs `pg_write_server_files`), which no reader of COPY can beat.
 //!
 //! **SQLite** (the embedded default). A file in the target directory
 //! (`CARGO_TARGET_TMPDIR/rowstream_bench_sqlite_1000000.db`) holds `messages` (500,000 rows,
@@ -102,6 +104,11 @@ fn verbose() -> bool {
 
 /// The columns of `wide`, in table order (also what the references select).
 const WIDE_COLUMNS: &str = "id, i2, i4, i8, f8, amount, flag, title, label, day, at, uid, meta, raw, state, tags, note";
+/// `WIDE_COLUMNS` as rowstream's statement reads them (numeric and enums as text).
+const WIDE_COLUMNS_AS_READ: &str =
+    "id, i2, i4, i8, f8, amount::text, flag, title, label, day, at, uid, meta, raw, state::text, tags, note";
+/// The reference that says how long PostgreSQL alone takes to produce the binary COPY.
+const COPY_FLOOR: &str = "binary COPY, unread";
 const MESSAGES_COLUMNS: &str = "id, sender, body, created_at";
 
 /// `wide` in PostgreSQL: every value a pure function of the row's id. Text per row: `title`
@@ -681,6 +688,27 @@ impl Report {
         self.targets.push(line);
     }
 
+    /// Not a target: how close `format` comes to [`COPY_FLOOR`], which no reader of binary
+    /// COPY can beat, and that floor against `reference`.
+    fn floor_line(&mut self, backend: &str, table: &str, rows: u64, format: &str, reference: &str) {
+        let (Some(f), Some(floor), Some(r)) = (
+            self.figure(backend, table, rows, format),
+            self.reference(backend, table, rows, COPY_FLOOR),
+            self.reference(backend, table, rows, reference),
+        ) else {
+            return;
+        };
+        let line = format!(
+            "{backend:<8} {table} {rows}: {COPY_FLOOR} / {reference} = {:.0} / {:.0} ms = {:.2}x (no reader of COPY is faster); \
+             {format} total / that = {:.2}x",
+            floor.ms,
+            r.ms,
+            floor.ms / r.ms,
+            f.total_ms / floor.ms
+        );
+        self.targets.push(line);
+    }
+
     fn memory_targets(&mut self, backend: &str, table: &str, rows: u64, small_rows: u64, format: &str) {
         let (Some(big), small) =
             (self.figure(backend, table, rows, format), self.figure(backend, table, small_rows, format))
@@ -755,6 +783,16 @@ async fn main() -> anyhow::Result<()> {
         for (url, rows) in [(&pg_url, o.rows), (&pg_small_url, o.small_rows)].into_iter().filter(|_| !o.ttfb_only) {
             let ms = command_ms("psql", &["-X", "-q", url.as_str(), "-c", copy.as_str()], o.runs)?;
             report.references.push(Reference { backend: "postgres", table: "wide", rows, name: "psql \\copy", ms });
+            // The floor of every reader of binary COPY: the server producing the same rows
+            // with nothing reading them (needs `pg_write_server_files`; skipped without).
+            let floor = format!("COPY (select {WIDE_COLUMNS_AS_READ} from wide) TO '/dev/null' (FORMAT binary)");
+            match command_ms("psql", &["-X", "-q", "-v", "ON_ERROR_STOP=1", url.as_str(), "-c", floor.as_str()], o.runs)
+            {
+                Ok(ms) => {
+                    report.references.push(Reference { backend: "postgres", table: "wide", rows, name: COPY_FLOOR, ms })
+                }
+                Err(error) => eprintln!("  (no {COPY_FLOOR} figure: {error})"),
+            }
             for format in ["ndjson", "csv", "arrow"] {
                 report.figures.push(measure("postgres", url, &settings, "wide", rows, format, o.runs).await?);
             }
@@ -788,6 +826,7 @@ async fn main() -> anyhow::Result<()> {
         report.ratio_target("postgres", "wide", o.rows, "ndjson", "psql \\copy", 1.0);
         report.ratio_target("postgres", "wide", o.rows, "arrow", "psql \\copy", 0.7);
         report.ratio_target("postgres", "wide", o.rows, "csv", "psql \\copy", 1.0);
+        report.floor_line("postgres", "wide", o.rows, "arrow", "psql \\copy");
     }
     if o.sqlite {
         for table_rows in [("messages", o.messages_rows), ("wide", o.rows)] {
