@@ -74,13 +74,12 @@ where
 {
     use futures_util::FutureExt as _;
     // A row already read needs no timer (the common case at full speed).
-    if let Some(item) = rows.next().now_or_never() {
-        return Some(item.map(|item| item.map_err(Into::into)));
-    }
-    if !holding {
-        return Some(rows.next().await.map(|item| item.map_err(Into::into)));
-    }
-    tokio::time::timeout(STALL_FLUSH, rows.next()).await.ok().map(|item| item.map(|item| item.map_err(Into::into)))
+    let item = match rows.next().now_or_never() {
+        Some(item) => Some(item),
+        None if holding => tokio::time::timeout(STALL_FLUSH, rows.next()).await.ok(),
+        None => Some(rows.next().await),
+    };
+    item.map(|item| item.map(|item| item.map_err(Into::into)))
 }
 
 /// How long a stream pauses after sending its first row, before the bulk (see `streamed`).
@@ -162,8 +161,7 @@ where
         encoder.begin();
         let mut next: Option<Result<E::Item, AppError>> = first.map(|item| item.map_err(Into::into));
         let mut flush_at = 1; // the first row goes out alone; then whole batches
-        let mut counted = 0; // rows already added to the metrics
-        let mut taken = 0; // rows already handed to hyper
+        let mut counted = 0; // rows already added to the metrics and handed to hyper
         // The database sent no row for `STALL_FLUSH`: the rows read so far go out now
         // instead of waiting for the batch to fill.
         let mut stalled = false;
@@ -201,11 +199,10 @@ where
                 }
             }
             if stalled || encoder.rows() == flush_at {
-                let first = encoder.rows() == 1 && taken == 0;
+                let first = flush_at == 1;
                 tracker.rows_read(encoder.rows() - counted);
                 counted = encoder.rows();
                 let chunk = encoder.take();
-                taken = encoder.rows();
                 tracker.bytes_sent(chunk.len());
                 // Until hyper polls again, the rows may be parked.
                 slot.leave(rows.take());
@@ -225,9 +222,9 @@ where
                 }
                 flush_at = encoder.rows() + batch;
             }
+            // Just after a flush nothing is held, so there is no timer.
             let item = match rows.as_mut() {
-                Some(rows) if stalled => Some(rows.next().await.map(|item| item.map_err(Into::into))),
-                Some(rows) => next_unless_stalled(rows, encoder.rows() > taken).await,
+                Some(rows) => next_unless_stalled(rows, encoder.rows() > counted).await,
                 // Only a poisoned slot loses the rows: a failure, never an end.
                 None => Some(Some(Err(AppError::Internal))),
             };
