@@ -1,15 +1,23 @@
-//! The page: controls, status, stats, the row table, the comparison chart and the token
-//! prompt, wired to one [`Runner`].
+//! The page: the relation picker, controls, filter bar, status, stats, the row table with
+//! its detail panel, the curl line, the comparison chart and the token prompt, wired to one
+//! [`Runner`] and one [`ViewState`] that the address bar mirrors.
 
-use leptos::ev::SubmitEvent;
+use leptos::ev::{KeyboardEvent, SubmitEvent};
 use leptos::prelude::*;
-use shared::{Mode, BATCH_MAX};
+use leptos::task::spawn_local;
+use shared::{Format, Mode, RowSource, BATCH_MAX};
 
+use crate::catalog::Catalog;
 use crate::chart::ComparisonPanel;
+use crate::curl::CurlLine;
+use crate::detail::DetailPanel;
+use crate::filter_bar::{ColumnChooser, FilterBar};
+use crate::picker::{QueryParams, RelationPicker};
 use crate::run::{RunRequest, Runner};
 use crate::stats::{StatsBar, Status};
 use crate::table::RowTable;
 use crate::token::{self, TokenPrompt};
+use crate::view_state::ViewState;
 
 /// Reads an optional whole-number field: empty means "not set".
 pub fn parse_optional<T: std::str::FromStr>(text: &str, field: &str) -> Result<Option<T>, String> {
@@ -20,13 +28,33 @@ pub fn parse_optional<T: std::str::FromStr>(text: &str, field: &str) -> Result<O
     text.parse().map(Some).map_err(|_| format!("{field} must be a whole number, or empty."))
 }
 
-fn request(mode: Mode, limit: &str, batch: &str) -> Result<RunRequest, String> {
+/// The limit and batch fields, checked.
+fn limits(limit: &str, batch: &str) -> Result<(Option<u64>, Option<u32>), String> {
     let limit = parse_optional::<u64>(limit, "Limit")?;
     let batch = parse_optional::<u32>(batch, "Batch size")?;
     if batch.is_some_and(|b| b == 0 || b > BATCH_MAX) {
         return Err(format!("Batch size must be between 1 and {BATCH_MAX}."));
     }
-    Ok(RunRequest { mode, limit, batch })
+    Ok((limit, batch))
+}
+
+/// The page's address for `view` (path, then its query string), never with the token.
+fn page_address(view: &ViewState) -> String {
+    let path = window().location().pathname().unwrap_or_else(|_| "/".into());
+    let query = view.to_page_query();
+    if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
+/// Puts `view` in the address bar, replacing the entry (every run would otherwise be a
+/// step of the back button).
+fn show_in_address_bar(view: &ViewState) {
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&page_address(view)));
+    }
 }
 
 /// One choice of the Stream / Standard switch.
@@ -53,33 +81,174 @@ pub fn App() -> impl IntoView {
     let token = RwSignal::new(token::load());
     let prompt = RwSignal::new(token.get_untracked().is_none().then(|| "Paste an API token to load rows.".to_owned()));
     let runner = Runner::new(prompt);
-    let mode = RwSignal::new(Mode::Stream);
-    let limit = RwSignal::new(String::new());
-    let batch = RwSignal::new(String::new());
+    // What the address bar said at start: restored once the catalog is in.
+    let initial = ViewState::from_page_query(&window().location().search().unwrap_or_default());
+    let restore = initial.source.is_some();
+    let mode = RwSignal::new(initial.mode);
+    let limit = RwSignal::new(initial.limit.map(|l| l.to_string()).unwrap_or_default());
+    let batch = RwSignal::new(initial.batch.map(|b| b.to_string()).unwrap_or_default());
+    let view = RwSignal::new(initial);
+    let catalog = RwSignal::new(None::<Catalog>);
     let input_error = RwSignal::new(None::<String>);
+    let selected = RwSignal::new(None::<usize>);
     let running = move || runner.status.get() == Status::Streaming;
 
-    let start = move |ev: SubmitEvent| {
-        ev.prevent_default();
+    // The view with the controls' current mode, limit and batch: what Start would run.
+    let current = Memo::new(move |_| {
+        let mut v = view.get();
+        v.mode = mode.get();
+        if let Ok((l, b)) = limits(&limit.get(), &batch.get()) {
+            v.limit = l;
+            v.batch = b;
+        }
+        v
+    });
+
+    let start_view = move || {
         let Some(token) = token.get_untracked() else {
             prompt.set(Some("A token is needed to load rows.".into()));
             return;
         };
-        match request(mode.get_untracked(), &limit.get_untracked(), &batch.get_untracked()) {
-            Ok(request) => {
-                input_error.set(None);
-                runner.start(request, &token);
+        let (l, b) = match limits(&limit.get_untracked(), &batch.get_untracked()) {
+            Ok(parsed) => parsed,
+            Err(problem) => {
+                input_error.set(Some(problem));
+                return;
             }
-            Err(problem) => input_error.set(Some(problem)),
+        };
+        view.update(|v| {
+            v.mode = mode.get_untracked();
+            v.limit = l;
+            v.batch = b;
+        });
+        let v = view.get_untracked();
+        let (Some(source), Some(url)) = (v.source.clone(), v.api_url(Format::Ndjson)) else {
+            input_error.set(Some("Pick a table, view or saved query first.".into()));
+            return;
+        };
+        let columns = catalog.with_untracked(|c| c.as_ref().map(|c| c.selected_columns(&source, &v.select)));
+        let Some(columns) = columns else {
+            input_error.set(Some("The list of tables is still loading.".into()));
+            return;
+        };
+        input_error.set(None);
+        selected.set(None);
+        show_in_address_bar(&v);
+        runner.start(RunRequest { url, mode: v.mode, columns }, &token);
+    };
+
+    // Loads the catalog whenever the token changes; then shows the address bar's view (and
+    // runs it, if the address named one) or the default relation.
+    Effect::new(move |_| {
+        let Some(token) = token.get() else { return };
+        spawn_local(async move {
+            match Catalog::load(&token).await {
+                Ok(loaded) => {
+                    let wanted = view.with_untracked(|v| v.source.clone());
+                    let known = wanted.as_ref().is_some_and(|s| loaded.columns(s).is_some());
+                    if !known {
+                        let source = loaded.default_source();
+                        view.update(|v| {
+                            *v = ViewState {
+                                source,
+                                mode: v.mode,
+                                limit: v.limit,
+                                batch: v.batch,
+                                ..ViewState::default()
+                            }
+                        });
+                    }
+                    let columns =
+                        view.with_untracked(|v| v.source.as_ref().map(|s| loaded.selected_columns(s, &v.select)));
+                    catalog.set(Some(loaded));
+                    runner.show_columns(columns.unwrap_or_default());
+                    if restore && known {
+                        start_view();
+                    } else if wanted.is_some() && !known {
+                        input_error.set(Some("The address names a table or query this server does not serve.".into()));
+                    }
+                }
+                Err(error) => {
+                    if error.is_unauthorized() {
+                        prompt.set(Some(format!("The server rejected the token ({error}).")));
+                    } else {
+                        input_error.set(Some(format!("Could not load the list of tables: {error}")));
+                    }
+                }
+            }
+        });
+    });
+
+    let pick = Callback::new(move |source: RowSource| {
+        let defaults: Vec<(String, String)> = match &source {
+            RowSource::Query(name) => catalog.with_untracked(|c| {
+                c.as_ref()
+                    .and_then(|c| c.query(name))
+                    .map(|q| q.params.iter().map(|p| (p.name.clone(), p.default.clone().unwrap_or_default())).collect())
+                    .unwrap_or_default()
+            }),
+            RowSource::Relation(_) => Vec::new(),
+        };
+        view.update(|v| {
+            *v = ViewState {
+                source: Some(source.clone()),
+                mode: v.mode,
+                limit: v.limit,
+                batch: v.batch,
+                params: defaults,
+                ..ViewState::default()
+            }
+        });
+        runner.cancel();
+        let columns = catalog.with_untracked(|c| c.as_ref().map(|c| c.selected_columns(&source, &[])));
+        selected.set(None);
+        runner.show_columns(columns.unwrap_or_default());
+        show_in_address_bar(&view.get_untracked());
+    });
+
+    // Sorting, filtering and choosing columns start a new stream of the new view.
+    let on_sort = Callback::new(move |(column, add): (String, bool)| {
+        view.update(|v| v.toggle_sort(&column, add));
+        start_view();
+    });
+    let on_filters = Callback::new(move |filters| {
+        view.update(|v| v.filters = filters);
+        start_view();
+    });
+    let on_select = Callback::new(move |select| {
+        view.update(|v| v.select = select);
+        start_view();
+    });
+
+    let is_relation = move || view.with(|v| matches!(v.source, Some(RowSource::Relation(_))));
+    let all_columns = Signal::derive(move || {
+        view.with(|v| {
+            catalog.with(|c| c.as_ref().zip(v.source.as_ref()).and_then(|(c, s)| c.columns(s)).map(<[_]>::to_vec))
+        })
+        .unwrap_or_default()
+    });
+
+    let start = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        start_view();
+    };
+    let on_key = move |ev: KeyboardEvent| {
+        if ev.key() == "Escape" {
+            if selected.get_untracked().is_some() {
+                selected.set(None);
+            } else {
+                runner.cancel();
+            }
         }
     };
     let notice = move || input_error.get().or_else(|| runner.reason.get());
 
     view! {
-        <main class="app">
+        <main class="app" on:keydown=on_key>
             <header class="bar">
                 <h1>"rowstream"</h1>
                 <form class="controls" on:submit=start>
+                    <RelationPicker catalog=catalog.read_only() view=view on_pick=pick />
                     <div class="segmented" role="radiogroup" aria-label="Response mode">
                         <ModeOption mode value=Mode::Stream testid="mode-stream" label="Stream"
                             title="Rows are sent as the database reads them" />
@@ -102,7 +271,8 @@ pub fn App() -> impl IntoView {
                             on:input=move |ev| batch.set(event_target_value(&ev))
                             on:change=move |ev| batch.set(event_target_value(&ev)) />
                     </label>
-                    <button data-testid="start" type="submit" class="primary" disabled=running>"Start"</button>
+                    <QueryParams catalog=catalog.read_only() view=view />
+                    <button data-testid="start" type="submit" class="primary">"Start"</button>
                     <button data-testid="cancel" type="button" disabled=move || !running() on:click=move |_| runner.cancel()>
                         "Cancel"
                     </button>
@@ -116,11 +286,24 @@ pub fn App() -> impl IntoView {
                     </button>
                 </div>
             </header>
+            <Show when=is_relation>
+                <div class="view-bar">
+                    <FilterBar columns=all_columns filters=Signal::derive(move || view.with(|v| v.filters.clone())) on_change=on_filters />
+                    <ColumnChooser columns=all_columns select=Signal::derive(move || view.with(|v| v.select.clone())) on_change=on_select />
+                </div>
+            </Show>
             <StatsBar stats=runner.stats.read_only() />
             <p class="notice" class:error=move || runner.status.get() == Status::Failed || input_error.with(Option::is_some)>
                 {notice}
             </p>
-            <RowTable store=runner.store rows=runner.rows.read_only() generation=runner.generation.read_only() />
+            <div class="table-area">
+                <RowTable store=runner.store columns=runner.columns rows=runner.rows.read_only()
+                    generation=runner.generation.read_only()
+                    order=Signal::derive(move || view.with(|v| v.order.clone()))
+                    on_sort=on_sort selected=selected />
+                <DetailPanel store=runner.store columns=runner.columns rows=runner.rows.read_only() selected=selected />
+            </div>
+            <CurlLine view=current />
             <ComparisonPanel comparison=runner.comparison.read_only() />
             <TokenPrompt token=token prompt=prompt />
         </main>
@@ -137,9 +320,9 @@ mod tests {
         assert_eq!(parse_optional::<u64>(" 100 ", "Limit"), Ok(Some(100)));
         assert!(parse_optional::<u64>("-1", "Limit").is_err());
         assert!(parse_optional::<u64>("1.5", "Limit").is_err());
-        assert_eq!(request(Mode::Stream, "", "").unwrap(), RunRequest { mode: Mode::Stream, limit: None, batch: None });
-        assert!(request(Mode::Stream, "", "0").is_err());
-        assert!(request(Mode::Stream, "", &(BATCH_MAX + 1).to_string()).is_err());
-        assert_eq!(request(Mode::Buffered, "10", "500").unwrap().batch, Some(500));
+        assert_eq!(limits("", ""), Ok((None, None)));
+        assert!(limits("", "0").is_err());
+        assert!(limits("", &(BATCH_MAX + 1).to_string()).is_err());
+        assert_eq!(limits("10", "500"), Ok((Some(10), Some(500))));
     }
 }

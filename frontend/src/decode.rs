@@ -2,11 +2,14 @@
 //! lines (a line may span any number of chunks), [`NdjsonDecoder`] checks the stream grammar
 //! (rows, then exactly one `{"end":…}` trailer) and puts rows straight into a [`RowStore`].
 //!
-//! Every line is decoded with [`shared::parse_line_borrowed`], so the viewer reads exactly
-//! what the server writes; row text is copied once, from the line into the store. Work happens per chunk (tens of kilobytes, hundreds of rows), never per
-//! row on the JavaScript side.
+//! Control lines are told from rows by their first bytes ([`shared::is_control_line`]) and
+//! read with [`shared::parse_table_line`]; rows with [`shared::RowReader`], which takes the
+//! server's canonical form on its fast path for any schema. So the viewer reads exactly what
+//! the server writes, and row text is copied once, from the line into the store. Work
+//! happens per chunk (tens of kilobytes, hundreds of rows), never per row on the JavaScript
+//! side.
 
-use shared::{parse_line_borrowed, ErrorBody, Frame, FrameError};
+use shared::{is_control_line, parse_table_line, EndDetail, ErrorBody, FrameError, RowError, RowReader, TableFrame};
 
 use crate::store::RowStore;
 
@@ -83,6 +86,14 @@ pub enum DecodeError {
         #[source]
         source: FrameError,
     },
+    #[error("line {line} is not a row of the expected columns: {source}")]
+    BadRow {
+        line: u64,
+        #[source]
+        source: RowError,
+    },
+    #[error("line {line} does not have a value for every column")]
+    IncompleteRow { line: u64 },
     #[error("line {line} comes after the end trailer")]
     AfterEnd { line: u64 },
     #[error("server error {}: {}", .0.error.code.as_str(), .0.error.message)]
@@ -98,24 +109,38 @@ pub enum DecodeError {
 enum State {
     #[default]
     Rows,
-    Ended {
-        rows: u64,
-    },
+    Ended(EndDetail),
     /// The server sent an `{"error":…}` frame; it aborts the connection next.
     Failed(ErrorBody),
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct NdjsonDecoder {
     lines: LineSplitter,
+    reader: RowReader,
     state: State,
     line_no: u64,
     rows: u64,
 }
 
 impl NdjsonDecoder {
-    pub fn new() -> Self {
-        Self::default()
+    /// A decoder for rows with these columns, in this order.
+    pub fn new<S: AsRef<str>>(columns: &[S]) -> Self {
+        NdjsonDecoder {
+            lines: LineSplitter::new(),
+            reader: RowReader::new(columns),
+            state: State::Rows,
+            line_no: 0,
+            rows: 0,
+        }
+    }
+
+    /// The trailer, once it came: whether the stream was cut short and how to continue.
+    pub fn end(&self) -> Option<&EndDetail> {
+        match &self.state {
+            State::Ended(end) => Some(end),
+            _ => None,
+        }
     }
 
     /// Rows decoded so far.
@@ -141,8 +166,8 @@ impl NdjsonDecoder {
     /// Decodes up to `max_lines` buffered lines into `store`. Returns whether more complete
     /// lines may be waiting: the caller bounds each step, to paint or yield in between.
     pub fn decode(&mut self, store: &mut RowStore, max_lines: usize) -> Result<bool, DecodeError> {
-        let Self { lines, state, line_no, rows } = self;
-        lines.drain_lines(max_lines, |line| Self::line(state, line_no, rows, line, store))
+        let Self { lines, reader, state, line_no, rows } = self;
+        lines.drain_lines(max_lines, |line| Self::line(reader, state, line_no, rows, line, store))
     }
 
     /// Buffers and decodes a whole chunk.
@@ -155,16 +180,17 @@ impl NdjsonDecoder {
     /// was complete. Returns the row count the trailer confirmed.
     pub fn finish(&mut self, store: &mut RowStore) -> Result<u64, DecodeError> {
         let rest = self.lines.take_rest();
-        Self::line(&mut self.state, &mut self.line_no, &mut self.rows, &rest, store)?;
+        Self::line(&self.reader, &mut self.state, &mut self.line_no, &mut self.rows, &rest, store)?;
         match &self.state {
-            State::Ended { rows } if *rows == self.rows => Ok(self.rows),
-            State::Ended { rows } => Err(DecodeError::CountMismatch { expected: *rows, received: self.rows }),
+            State::Ended(end) if end.rows == self.rows => Ok(self.rows),
+            State::Ended(end) => Err(DecodeError::CountMismatch { expected: end.rows, received: self.rows }),
             State::Failed(body) => Err(DecodeError::Server(body.clone())),
             State::Rows => Err(DecodeError::MissingTrailer { rows: self.rows }),
         }
     }
 
     fn line(
+        reader: &RowReader,
         state: &mut State,
         line_no: &mut u64,
         rows: &mut u64,
@@ -178,13 +204,24 @@ impl NdjsonDecoder {
         if *state != State::Rows {
             return Err(DecodeError::AfterEnd { line: *line_no });
         }
-        match parse_line_borrowed(line).map_err(|source| DecodeError::Malformed { line: *line_no, source })? {
-            Frame::Row(message) => {
-                store.push(&message);
-                *rows += 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if !is_control_line(line) {
+            let read = reader.read(line, store);
+            if let Err(source) = read {
+                store.discard_row();
+                return Err(DecodeError::BadRow { line: *line_no, source });
             }
-            Frame::End { rows } => *state = State::Ended { rows },
-            Frame::Error(body) => *state = State::Failed(body),
+            if !store.finish_row() {
+                return Err(DecodeError::IncompleteRow { line: *line_no });
+            }
+            *rows += 1;
+            return Ok(());
+        }
+        match parse_table_line(line).map_err(|source| DecodeError::Malformed { line: *line_no, source })? {
+            TableFrame::End(end) => *state = State::Ended(end),
+            TableFrame::Error(body) => *state = State::Failed(body),
+            // Not a control frame the grammar knows (`{"schema":…}`): nothing to show.
+            TableFrame::Row(_) => {}
         }
         Ok(())
     }
@@ -193,7 +230,30 @@ impl NdjsonDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::{ErrorCode, Message, StreamEnd, Timestamp};
+    use shared::{Column, ColumnType, ErrorCode, Message, StreamEnd, Timestamp};
+
+    use crate::store::CellRef;
+
+    const NAMES: [&str; 4] = ["id", "sender", "body", "created_at"];
+
+    fn new_store() -> RowStore {
+        let types = [ColumnType::Int8, ColumnType::Text, ColumnType::Text, ColumnType::Timestamptz];
+        let columns: Vec<Column> = NAMES
+            .iter()
+            .zip(types)
+            .map(|(name, column_type)| Column {
+                name: (*name).into(),
+                column_type,
+                nullable: false,
+                sql_type: String::new(),
+            })
+            .collect();
+        RowStore::new(&columns)
+    }
+
+    fn new_decoder() -> NdjsonDecoder {
+        NdjsonDecoder::new(&NAMES)
+    }
 
     fn body(rows: i64) -> Vec<u8> {
         let mut out = Vec::new();
@@ -247,8 +307,8 @@ mod tests {
 
     #[test]
     fn decoder_steps_are_bounded() {
-        let mut store = RowStore::new();
-        let mut decoder = NdjsonDecoder::new();
+        let mut store = new_store();
+        let mut decoder = new_decoder();
         let bytes = body(10);
         decoder.append_with(bytes.len(), |dst| dst.copy_from_slice(&bytes));
         assert!(decoder.decode(&mut store, 4).unwrap());
@@ -262,15 +322,15 @@ mod tests {
     fn decodes_a_stream_cut_at_every_chunk_size() {
         let bytes = body(40);
         for chunk_size in [1, 2, 3, 7, 64, 1000, bytes.len()] {
-            let mut store = RowStore::new();
-            let mut decoder = NdjsonDecoder::new();
+            let mut store = new_store();
+            let mut decoder = new_decoder();
             for chunk in bytes.chunks(chunk_size) {
                 decoder.push(chunk, &mut store).unwrap();
             }
             assert_eq!(decoder.finish(&mut store).unwrap(), 40, "chunk size {chunk_size}");
             assert_eq!(store.len(), 40);
-            let row = store.get(39).unwrap();
-            assert_eq!((row.id, row.sender, row.body), (40, "user40", "line one\nline \"two\" — ✓"));
+            let row: Vec<_> = (0..3).map(|c| store.cell(39, c).unwrap()).collect();
+            assert_eq!(row, [CellRef::Int(40), CellRef::Text("user40"), CellRef::Text("line one\nline \"two\" — ✓")]);
         }
     }
 
@@ -279,8 +339,8 @@ mod tests {
         let mut bytes = body(2);
         bytes.pop();
         let text = String::from_utf8(bytes).unwrap().replace("}\n", "}\r\n");
-        let mut store = RowStore::new();
-        let mut decoder = NdjsonDecoder::new();
+        let mut store = new_store();
+        let mut decoder = new_decoder();
         decoder.push(text.as_bytes(), &mut store).unwrap();
         assert_eq!(decoder.finish(&mut store).unwrap(), 2);
     }
@@ -289,32 +349,31 @@ mod tests {
     fn incomplete_streams_fail() {
         let bytes = body(3);
         let cut = bytes.len() - b"{\"end\":{\"rows\":3}}\n".len();
-        let mut store = RowStore::new();
-        let mut decoder = NdjsonDecoder::new();
+        let mut store = new_store();
+        let mut decoder = new_decoder();
         decoder.push(&bytes[..cut], &mut store).unwrap();
         assert!(matches!(decoder.finish(&mut store), Err(DecodeError::MissingTrailer { rows: 3 })));
 
         // Cut in the middle of a row: the partial line is malformed.
-        let mut decoder = NdjsonDecoder::new();
-        decoder.push(&bytes[..cut - 5], &mut RowStore::new()).unwrap();
-        assert!(matches!(decoder.finish(&mut RowStore::new()), Err(DecodeError::Malformed { line: 3, .. })));
+        let mut decoder = new_decoder();
+        decoder.push(&bytes[..cut - 5], &mut new_store()).unwrap();
+        assert!(matches!(decoder.finish(&mut new_store()), Err(DecodeError::BadRow { line: 3, .. })));
     }
 
     #[test]
     fn grammar_errors_are_reported() {
-        let mut decoder = NdjsonDecoder::new();
-        let err = decoder
-            .push(b"{\"end\":{\"rows\":5}}\n", &mut RowStore::new())
-            .and_then(|_| decoder.finish(&mut RowStore::new()));
+        let mut decoder = new_decoder();
+        let err =
+            decoder.push(b"{\"end\":{\"rows\":5}}\n", &mut new_store()).and_then(|_| decoder.finish(&mut new_store()));
         assert!(matches!(err, Err(DecodeError::CountMismatch { expected: 5, received: 0 })));
 
-        let mut decoder = NdjsonDecoder::new();
-        let err = decoder.push(b"{\"end\":{\"rows\":0}}\n{\"end\":{\"rows\":0}}\n", &mut RowStore::new());
+        let mut decoder = new_decoder();
+        let err = decoder.push(b"{\"end\":{\"rows\":0}}\n{\"end\":{\"rows\":0}}\n", &mut new_store());
         assert!(matches!(err, Err(DecodeError::AfterEnd { line: 2 })));
 
-        let mut decoder = NdjsonDecoder::new();
-        let err = decoder.push(b"not json\n", &mut RowStore::new());
-        assert!(matches!(err, Err(DecodeError::Malformed { line: 1, .. })));
+        let mut decoder = new_decoder();
+        let err = decoder.push(b"not json\n", &mut new_store());
+        assert!(matches!(err, Err(DecodeError::BadRow { line: 1, .. })));
     }
 
     #[test]
@@ -324,8 +383,8 @@ mod tests {
         bytes.truncate(bytes.len() - b"{\"end\":{\"rows\":2}}\n".len());
         bytes.extend(frame);
         bytes.push(b'\n');
-        let mut store = RowStore::new();
-        let mut decoder = NdjsonDecoder::new();
+        let mut store = new_store();
+        let mut decoder = new_decoder();
         decoder.push(&bytes, &mut store).unwrap();
         assert_eq!(decoder.server_error().unwrap().error.message, "disk on fire");
         let err = decoder.finish(&mut store).unwrap_err();

@@ -17,7 +17,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::{Format, MessagesQuery, Mode};
+use shared::{Column, Mode};
 use web_sys::AbortController;
 
 use crate::chart::{Comparison, RunResult};
@@ -62,25 +62,19 @@ pub const MARK_FIRST_CHUNK: &str = "rowstream:first-chunk";
 pub const MARK_FIRST_ROW: &str = "rowstream:first-row";
 pub const MARK_END: &str = "rowstream:end";
 
-/// What the user asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the user asked for: the NDJSON request ([`crate::view_state::ViewState::api_url`])
+/// and the columns its rows have, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunRequest {
+    pub url: String,
     pub mode: Mode,
-    pub limit: Option<u64>,
-    pub batch: Option<u32>,
+    pub columns: Vec<Column>,
 }
 
-impl RunRequest {
-    pub fn url(&self) -> String {
-        let query = MessagesQuery {
-            mode: Some(self.mode),
-            format: Some(Format::Ndjson),
-            limit: self.limit,
-            after: None,
-            batch: self.batch,
-        };
-        format!("/api/messages?{}", query.to_query_string())
-    }
+/// How a complete stream ended.
+struct Ended {
+    /// `limit` or the server's row cap stopped it with rows still to come.
+    cut: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -148,6 +142,8 @@ pub struct Runner {
     /// Bumped by each Start, so views can tell a new run's row 0 from the last one's.
     pub generation: RwSignal<u64>,
     pub comparison: RwSignal<Comparison>,
+    /// The columns of [`Runner::store`]'s rows, in order: what the table's header shows.
+    pub columns: RwSignal<Vec<Column>>,
     pub store: StoredValue<RowStore, LocalStorage>,
     /// Set to a reason when the server rejects the token: shows the token prompt.
     token_prompt: RwSignal<Option<String>>,
@@ -163,7 +159,8 @@ impl Runner {
             rows: RwSignal::new(0),
             generation: RwSignal::new(0),
             comparison: RwSignal::new(Comparison::default()),
-            store: StoredValue::new_local(RowStore::new()),
+            columns: RwSignal::new(Vec::new()),
+            store: StoredValue::new_local(RowStore::default()),
             token_prompt,
             live: StoredValue::new_local(None),
         }
@@ -173,10 +170,23 @@ impl Runner {
         self.status.get_untracked() == Status::Streaming
     }
 
-    pub fn start(self, request: RunRequest, token: &str) {
+    /// Shows `columns` with no rows (a relation was picked): only between runs.
+    pub fn show_columns(self, columns: Vec<Column>) {
         if self.is_running() {
             return;
         }
+        self.store.set_value(RowStore::new(&columns));
+        self.columns.set(columns);
+        self.generation.update(|g| *g += 1);
+        self.rows.set(0);
+        self.stats.set(Stats::default());
+        self.reason.set(None);
+        self.status.set(Status::Idle);
+    }
+
+    /// Starts a run; a run still going is cancelled first (its rows are replaced).
+    pub fn start(self, request: RunRequest, token: &str) {
+        self.cancel();
         let id = self.generation.get_untracked() + 1;
         for name in [MARK_FIRST_BYTE, MARK_FIRST_CHUNK, MARK_FIRST_ROW, MARK_END] {
             clear_mark(name);
@@ -185,7 +195,7 @@ impl Runner {
         let started = now();
         let sent = AbortController::new()
             .map_err(|_| FetchError::Network("this browser cannot cancel requests (no AbortController)".into()))
-            .and_then(|controller| Ok((stream::send(&request.url(), token, &controller.signal())?, controller)));
+            .and_then(|controller| Ok((stream::send(&request.url, token, &controller.signal())?, controller)));
         let (pending, controller) = match sent {
             Ok(sent) => sent,
             Err(error) => {
@@ -194,7 +204,7 @@ impl Runner {
                 return;
             }
         };
-        self.store.update_value(RowStore::clear);
+        self.store.set_value(RowStore::new(&request.columns));
         self.live.set_value(Some(Live {
             id,
             mode: request.mode,
@@ -210,13 +220,17 @@ impl Runner {
             bytes: 0,
         }));
         self.generation.set(id);
+        if self.columns.with_untracked(|c| *c != request.columns) {
+            self.columns.set(request.columns.clone());
+        }
         self.rows.set(0);
         self.stats.set(Stats::default());
         self.reason.set(None);
         self.status.set(Status::Streaming);
         spawn_local(self.frame_loop(id));
+        let names: Vec<String> = request.columns.iter().map(|c| c.name.clone()).collect();
         spawn_local(async move {
-            let outcome = self.read(id, pending).await;
+            let outcome = self.read(id, pending, names).await;
             self.finish(id, outcome).await;
         });
     }
@@ -231,11 +245,11 @@ impl Runner {
         });
     }
 
-    async fn read(self, id: u64, pending: Pending) -> Result<u64, RunError> {
+    async fn read(self, id: u64, pending: Pending, columns: Vec<String>) -> Result<Ended, RunError> {
         let mut body = pending.open().await?;
         mark(MARK_FIRST_BYTE);
         self.with_live(id, |live| live.first_byte = Some(now() - live.started)).ok_or(RunError::Superseded)?;
-        let mut decoder = NdjsonDecoder::new();
+        let mut decoder = NdjsonDecoder::new(&columns);
         let incremental = self.with_live(id, |live| live.incremental).ok_or(RunError::Superseded)?;
         let mut pace = Pace { incremental, painted: false, slice_started: now() };
         loop {
@@ -266,7 +280,7 @@ impl Runner {
         }
         let rows = self.store.try_update_value(|store| decoder.finish(store)).ok_or(RunError::Superseded)??;
         self.with_live(id, |live| live.rows = rows);
-        Ok(rows)
+        Ok(Ended { cut: decoder.end().is_some_and(|end| end.cut) })
     }
 
     /// Decodes one step of buffered lines, then paints or yields if it is time to.
@@ -328,7 +342,7 @@ impl Runner {
         }
     }
 
-    async fn finish(self, id: u64, outcome: Result<u64, RunError>) {
+    async fn finish(self, id: u64, outcome: Result<Ended, RunError>) {
         if matches!(outcome, Err(RunError::Superseded)) {
             return;
         }
@@ -352,7 +366,11 @@ impl Runner {
             return;
         };
         let (status, reason) = match &outcome {
-            Ok(_) => (Status::Done, None),
+            Ok(Ended { cut: true }) => (
+                Status::Done,
+                Some(format!("Stopped after {} rows: the limit (or the server's row cap) was reached.", stats.rows)),
+            ),
+            Ok(Ended { cut: false }) => (Status::Done, None),
             Err(RunError::Fetch(FetchError::Aborted)) => {
                 (Status::Cancelled, Some(format!("Cancelled after {} rows.", stats.rows)))
             }
@@ -398,18 +416,5 @@ impl Runner {
     /// Runs `f` on run `id`'s counters; `None` if a newer run replaced it.
     fn with_live<T>(self, id: u64, f: impl FnOnce(&mut Live) -> T) -> Option<T> {
         self.live.try_update_value(|live| live.as_mut().filter(|l| l.id == id).map(f)).flatten()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn builds_the_api_url() {
-        let request = RunRequest { mode: Mode::Buffered, limit: Some(10), batch: None };
-        assert_eq!(request.url(), "/api/messages?mode=buffered&format=ndjson&limit=10");
-        let request = RunRequest { mode: Mode::Stream, limit: None, batch: Some(500) };
-        assert_eq!(request.url(), "/api/messages?mode=stream&format=ndjson&batch=500");
     }
 }

@@ -1,110 +1,304 @@
-//! [`RowStore`]: every received row, kept compact and outside the reactive graph.
+//! [`RowStore`]: every received row of any relation, kept columnar and outside the reactive
+//! graph.
 //!
-//! Half a million rows as `Message`s would be a million small `String`s; as DOM nodes or
-//! signals, far worse. Here a row costs 32 bytes of columns plus its text: `id` and
-//! `created_at` are plain `i64` columns, and `sender` + `body` are appended to text pages.
-//! Pages have a fixed capacity, so growing the store never copies the text already stored
+//! Half a million rows as objects would be millions of small `String`s; as DOM nodes or
+//! signals, far worse. Here each column is one store of its type: integer columns are a
+//! `Vec<i64>`, every other column is its cells' text back to back in blocks of
+//! [`BLOCK_CELLS`] cells with one `u32` end offset per cell; NULLs are one bit per cell.
+//! Blocks have a fixed cell count, so growing a column never copies the text already stored
 //! (a single `String` would briefly need twice its size each time it doubled).
+//!
+//! What a cell's text is: a string as unescaped, a number exactly as the server wrote it
+//! (a `numeric` keeps every digit), `true` / `false`, and the JSON text of arrays, objects
+//! and of every value of a `json` column (so a JSON string shows its quotes there).
 
-use shared::{MessageRef, Timestamp};
+use shared::{Column, ColumnType, RowSink, RowValue};
 
-/// Text page capacity. Big enough that the waste at each page's end (at most one row's
-/// text) is negligible, small enough that a fresh page is a cheap allocation.
-const PAGE_BYTES: usize = 1 << 20;
+/// Cells per text block.
+pub const BLOCK_CELLS: usize = 4096;
 
-/// Where one row's text lives: `sender` then `body`, back to back in one page.
-#[derive(Debug, Clone, Copy)]
-struct TextRef {
-    page: u32,
-    start: u32,
-    sender_len: u32,
-    body_len: u32,
+/// One bit per cell.
+#[derive(Debug, Default)]
+struct Bits {
+    words: Vec<u64>,
+    len: usize,
 }
 
-/// One stored row, borrowed from the store.
+impl Bits {
+    fn push(&mut self, bit: bool) {
+        if self.len.is_multiple_of(64) {
+            self.words.push(0);
+        }
+        if bit {
+            self.words[self.len / 64] |= 1 << (self.len % 64);
+        }
+        self.len += 1;
+    }
+
+    fn get(&self, index: usize) -> bool {
+        index < self.len && self.words[index / 64] & (1 << (index % 64)) != 0
+    }
+
+    fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        self.words.truncate(len.div_ceil(64));
+        if !len.is_multiple_of(64) {
+            if let Some(last) = self.words.last_mut() {
+                *last &= (1 << (len % 64)) - 1;
+            }
+        }
+        self.len = len;
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.words.capacity() * 8
+    }
+}
+
+/// Text cells back to back.
+#[derive(Debug, Default)]
+struct TextBlock {
+    text: String,
+    ends: Vec<u32>,
+}
+
+#[derive(Debug, Default)]
+struct TextColumn {
+    blocks: Vec<TextBlock>,
+}
+
+impl TextColumn {
+    fn push(&mut self, cell: &str) {
+        let full = self.blocks.last().is_none_or(|b| b.ends.len() == BLOCK_CELLS);
+        if full {
+            // The last block's size is the best guess of the next one's.
+            let guess = self.blocks.last().map_or(0, |b| b.text.len());
+            self.blocks.push(TextBlock { text: String::with_capacity(guess), ends: Vec::with_capacity(BLOCK_CELLS) });
+        }
+        let Some(block) = self.blocks.last_mut() else { return };
+        block.text.push_str(cell);
+        block.ends.push(block.text.len() as u32);
+    }
+
+    fn get(&self, index: usize) -> Option<&str> {
+        let block = self.blocks.get(index / BLOCK_CELLS)?;
+        let within = index % BLOCK_CELLS;
+        let end = *block.ends.get(within)? as usize;
+        let start = if within == 0 { 0 } else { block.ends[within - 1] as usize };
+        block.text.get(start..end)
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.blocks.truncate(len.div_ceil(BLOCK_CELLS));
+        let keep = len - self.blocks.len().saturating_sub(1) * BLOCK_CELLS;
+        if let Some(block) = self.blocks.last_mut() {
+            if keep < block.ends.len() {
+                block.ends.truncate(keep);
+                let end = block.ends.last().map_or(0, |&e| e as usize);
+                block.text.truncate(end);
+            }
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.blocks.iter().map(|b| b.text.capacity() + b.ends.capacity() * 4).sum()
+    }
+}
+
+/// One column's cells.
+#[derive(Debug)]
+enum Cells {
+    /// `int2`/`int4`/`int8` and SQLite integers, while every value is a JSON integer.
+    Int(Vec<i64>),
+    Text(TextColumn),
+}
+
+#[derive(Debug)]
+struct ColumnStore {
+    cells: Cells,
+    nulls: Bits,
+    /// Every value is shown as its JSON text (`json`, `jsonb`).
+    json: bool,
+}
+
+impl ColumnStore {
+    fn new(column_type: &ColumnType) -> ColumnStore {
+        let cells = match column_type {
+            ColumnType::Int2 | ColumnType::Int4 | ColumnType::Int8 | ColumnType::SqliteInteger => {
+                Cells::Int(Vec::new())
+            }
+            _ => Cells::Text(TextColumn::default()),
+        };
+        ColumnStore { cells, nulls: Bits::default(), json: matches!(column_type, ColumnType::Json | ColumnType::Jsonb) }
+    }
+
+    fn len(&self) -> usize {
+        self.nulls.len
+    }
+
+    fn push(&mut self, value: RowValue<'_>) {
+        if let (Cells::Int(ints), RowValue::Number(n)) = (&mut self.cells, &value) {
+            if let Ok(int) = n.parse::<i64>() {
+                ints.push(int);
+                self.nulls.push(false);
+                return;
+            }
+        }
+        if let (Cells::Int(ints), RowValue::Null) = (&mut self.cells, &value) {
+            ints.push(0);
+            self.nulls.push(true);
+            return;
+        }
+        let (json, null) = (self.json, matches!(value, RowValue::Null));
+        let text = self.text_cells();
+        match value {
+            RowValue::Null => text.push(""),
+            RowValue::Bool(b) => text.push(if b { "true" } else { "false" }),
+            RowValue::Number(n) | RowValue::Nested(n) => text.push(n),
+            RowValue::String(s) if json => text.push(&serde_json::Value::from(s.as_ref()).to_string()),
+            RowValue::String(s) => text.push(&s),
+        }
+        self.nulls.push(null);
+    }
+
+    /// The column as text; an integer column that meets a value that is not an integer
+    /// (SQLite lets any column hold any value) becomes text first.
+    fn text_cells(&mut self) -> &mut TextColumn {
+        if let Cells::Int(ints) = &self.cells {
+            let mut text = TextColumn::default();
+            let mut digits = itoa::Buffer::new();
+            for (i, int) in ints.iter().enumerate() {
+                text.push(if self.nulls.get(i) { "" } else { digits.format(*int) });
+            }
+            self.cells = Cells::Text(text);
+        }
+        match &mut self.cells {
+            Cells::Text(text) => text,
+            Cells::Int(_) => unreachable!("converted above"),
+        }
+    }
+
+    fn get(&self, index: usize) -> Option<CellRef<'_>> {
+        if index >= self.len() {
+            return None;
+        }
+        if self.nulls.get(index) {
+            return Some(CellRef::Null);
+        }
+        match &self.cells {
+            Cells::Int(ints) => ints.get(index).map(|i| CellRef::Int(*i)),
+            Cells::Text(text) => text.get(index).map(CellRef::Text),
+        }
+    }
+
+    fn truncate(&mut self, len: usize) {
+        match &mut self.cells {
+            Cells::Int(ints) => ints.truncate(len),
+            Cells::Text(text) => text.truncate(len),
+        }
+        self.nulls.truncate(len);
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.nulls.heap_bytes()
+            + match &self.cells {
+                Cells::Int(ints) => ints.capacity() * 8,
+                Cells::Text(text) => text.heap_bytes(),
+            }
+    }
+}
+
+/// One stored cell, borrowed from the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RowRef<'a> {
-    pub id: i64,
-    pub sender: &'a str,
-    pub body: &'a str,
-    pub created_at: Timestamp,
+pub enum CellRef<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
+}
+
+impl CellRef<'_> {
+    /// The text a cell shows (NULL shows as an empty string here; the table marks it).
+    pub fn to_text(self) -> String {
+        match self {
+            CellRef::Null => String::new(),
+            CellRef::Int(i) => itoa::Buffer::new().format(i).to_owned(),
+            CellRef::Text(t) => t.to_owned(),
+        }
+    }
+
+    pub fn is_null(self) -> bool {
+        self == CellRef::Null
+    }
 }
 
 #[derive(Debug, Default)]
 pub struct RowStore {
-    ids: Vec<i64>,
-    created_at: Vec<i64>,
-    text: Vec<TextRef>,
-    pages: Vec<String>,
+    columns: Vec<ColumnStore>,
+    rows: usize,
 }
 
 impl RowStore {
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty store for rows of `columns`.
+    pub fn new(columns: &[Column]) -> Self {
+        RowStore { columns: columns.iter().map(|c| ColumnStore::new(&c.column_type)).collect(), rows: 0 }
     }
 
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.rows
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.rows == 0
     }
 
-    /// Forgets every row (and frees the text pages) for a new run.
-    pub fn clear(&mut self) {
-        self.ids.clear();
-        self.created_at.clear();
-        self.text.clear();
-        self.pages.clear();
+    pub fn columns(&self) -> usize {
+        self.columns.len()
     }
 
-    pub fn push(&mut self, message: &MessageRef<'_>) {
-        let text = self.push_text(&message.sender, &message.body);
-        self.ids.push(message.id);
-        self.created_at.push(message.created_at.unix_micros());
-        self.text.push(text);
-    }
-
-    fn push_text(&mut self, sender: &str, body: &str) -> TextRef {
-        let needed = sender.len() + body.len();
-        let fits = self.pages.last().is_some_and(|page| page.capacity() - page.len() >= needed);
-        if !fits {
-            // An oversized row gets a page of its own size; the next row starts a new page.
-            self.pages.push(String::with_capacity(needed.max(PAGE_BYTES)));
+    /// Ends the row whose values were just pushed (through [`RowSink`]): it counts only
+    /// if every column got its value.
+    pub fn finish_row(&mut self) -> bool {
+        let complete = self.columns.iter().all(|c| c.len() == self.rows + 1);
+        if complete {
+            self.rows += 1;
+        } else {
+            self.discard_row();
         }
-        let page_index = self.pages.len() - 1;
-        let page = &mut self.pages[page_index];
-        let start = page.len();
-        page.push_str(sender);
-        page.push_str(body);
-        TextRef {
-            page: page_index as u32,
-            start: start as u32,
-            sender_len: sender.len() as u32,
-            body_len: body.len() as u32,
+        complete
+    }
+
+    /// Drops the values of an unfinished row.
+    pub fn discard_row(&mut self) {
+        let rows = self.rows;
+        for column in &mut self.columns {
+            column.truncate(rows);
         }
     }
 
-    pub fn get(&self, index: usize) -> Option<RowRef<'_>> {
-        let text = *self.text.get(index)?;
-        let page = self.pages.get(text.page as usize)?;
-        let sender_start = text.start as usize;
-        let body_start = sender_start + text.sender_len as usize;
-        Some(RowRef {
-            id: self.ids[index],
-            sender: page.get(sender_start..body_start)?,
-            body: page.get(body_start..body_start + text.body_len as usize)?,
-            created_at: Timestamp(self.created_at[index]),
-        })
+    pub fn cell(&self, row: usize, column: usize) -> Option<CellRef<'_>> {
+        if row >= self.rows {
+            return None;
+        }
+        self.columns.get(column)?.get(row)
     }
 
     /// Bytes held, including spare capacity: what the store costs in Wasm memory.
     pub fn heap_bytes(&self) -> usize {
-        self.ids.capacity() * 8
-            + self.created_at.capacity() * 8
-            + self.text.capacity() * std::mem::size_of::<TextRef>()
-            + self.pages.iter().map(String::capacity).sum::<usize>()
+        self.columns.iter().map(ColumnStore::heap_bytes).sum()
+    }
+}
+
+impl<'a> RowSink<'a> for RowStore {
+    fn value(&mut self, column: usize, value: RowValue<'a>) {
+        if let Some(store) = self.columns.get_mut(column) {
+            store.push(value);
+        }
+    }
+
+    fn restart(&mut self) {
+        self.discard_row();
     }
 }
 
@@ -112,44 +306,67 @@ impl RowStore {
 mod tests {
     use super::*;
 
-    fn message<'a>(id: i64, sender: &'a str, body: &'a str) -> MessageRef<'a> {
-        MessageRef { id, sender: sender.into(), body: body.into(), created_at: Timestamp(id * 1_000_000) }
+    fn column(name: &str, column_type: ColumnType) -> Column {
+        Column { name: name.into(), column_type, nullable: true, sql_type: String::new() }
+    }
+
+    fn push(store: &mut RowStore, values: Vec<RowValue<'_>>) {
+        for (i, value) in values.into_iter().enumerate() {
+            store.value(i, value);
+        }
+        assert!(store.finish_row());
     }
 
     #[test]
-    fn stores_and_reads_back_rows() {
-        let mut store = RowStore::new();
-        store.push(&message(1, "ada", "hello"));
-        store.push(&message(2, "", "naïve café ✓\nsecond line"));
-        store.push(&message(3, "grace", ""));
+    fn stores_typed_columns_and_reads_them_back() {
+        let columns = [column("id", ColumnType::Int8), column("t", ColumnType::Text), column("j", ColumnType::Jsonb)];
+        let mut store = RowStore::new(&columns);
+        push(&mut store, vec![RowValue::Number("1"), RowValue::String("ada".into()), RowValue::String("x".into())]);
+        push(&mut store, vec![RowValue::Null, RowValue::String("".into()), RowValue::Nested("[1,2]")]);
+        push(&mut store, vec![RowValue::Number("3"), RowValue::Null, RowValue::Null]);
         assert_eq!(store.len(), 3);
-        let row = store.get(1).unwrap();
-        assert_eq!((row.id, row.sender, row.body), (2, "", "naïve café ✓\nsecond line"));
-        assert_eq!(row.created_at, Timestamp(2_000_000));
-        assert_eq!(store.get(2).unwrap().sender, "grace");
-        assert_eq!(store.get(3), None);
-        store.clear();
-        assert!(store.is_empty() && store.get(0).is_none());
+        assert_eq!(store.cell(0, 0), Some(CellRef::Int(1)));
+        assert_eq!(store.cell(0, 2), Some(CellRef::Text("\"x\"")));
+        assert_eq!(store.cell(1, 0), Some(CellRef::Null));
+        // NULL and the empty string stay apart.
+        assert_eq!(store.cell(1, 1), Some(CellRef::Text("")));
+        assert_eq!(store.cell(2, 1), Some(CellRef::Null));
+        assert_eq!(store.cell(1, 2), Some(CellRef::Text("[1,2]")));
+        assert_eq!(store.cell(3, 0), None);
+        assert_eq!(store.cell(0, 3), None);
     }
 
     #[test]
-    fn rows_never_straddle_pages_and_huge_rows_get_their_own() {
-        let mut store = RowStore::new();
-        let body = "x".repeat(1000);
-        for id in 0..3000 {
-            store.push(&message(id, "s", &body));
+    fn an_integer_column_holding_text_becomes_text() {
+        let mut store = RowStore::new(&[column("n", ColumnType::SqliteInteger)]);
+        push(&mut store, vec![RowValue::Number("7")]);
+        push(&mut store, vec![RowValue::Null]);
+        push(&mut store, vec![RowValue::String("seven".into())]);
+        push(&mut store, vec![RowValue::Number("1.5")]);
+        let cells: Vec<_> = (0..4).map(|r| store.cell(r, 0).unwrap()).collect();
+        assert_eq!(cells, [CellRef::Text("7"), CellRef::Null, CellRef::Text("seven"), CellRef::Text("1.5")]);
+    }
+
+    #[test]
+    fn unfinished_rows_are_dropped_and_blocks_never_copy() {
+        let columns = [column("id", ColumnType::Int4), column("t", ColumnType::Text)];
+        let mut store = RowStore::new(&columns);
+        let body = "x".repeat(100);
+        for id in 0..(BLOCK_CELLS * 2 + 10) {
+            push(&mut store, vec![RowValue::Number(&id.to_string()), RowValue::String(body.as_str().into())]);
         }
-        let huge = "y".repeat(PAGE_BYTES * 2);
-        store.push(&message(3000, "big", &huge));
-        store.push(&message(3001, "after", "tail"));
-        for id in 0..3000 {
-            let row = store.get(id).unwrap();
-            assert_eq!((row.id, row.sender, row.body.len()), (id as i64, "s", 1000));
-        }
-        assert_eq!(store.get(3000).unwrap().body.len(), PAGE_BYTES * 2);
-        assert_eq!(store.get(3001).unwrap().body, "tail");
-        // Three full-ish pages for the small rows, one for the huge row, one for the tail.
-        assert_eq!(store.pages.len(), 5);
-        assert!(store.heap_bytes() >= 3000 * 1001 + PAGE_BYTES * 2);
+        // A row missing its last column does not count, and leaves nothing behind.
+        store.value(0, RowValue::Number("-1"));
+        assert!(!store.finish_row());
+        store.value(0, RowValue::Number("-2"));
+        store.restart();
+        push(&mut store, vec![RowValue::Number("99"), RowValue::String("tail".into())]);
+        let rows = BLOCK_CELLS * 2 + 11;
+        assert_eq!(store.len(), rows);
+        assert_eq!(store.cell(BLOCK_CELLS, 0), Some(CellRef::Int(BLOCK_CELLS as i64)));
+        assert_eq!(store.cell(BLOCK_CELLS, 1), Some(CellRef::Text(body.as_str())));
+        assert_eq!(store.cell(rows - 1, 0), Some(CellRef::Int(99)));
+        assert_eq!(store.cell(rows - 1, 1), Some(CellRef::Text("tail")));
+        assert!(store.heap_bytes() >= rows * 100);
     }
 }

@@ -15,8 +15,8 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    AbortSignal, Headers, MessageChannel, ReadableStreamDefaultReader, ReadableStreamReadResult, RequestCache,
-    RequestInit, Response,
+    AbortController, AbortSignal, Headers, MessageChannel, ReadableStreamDefaultReader, ReadableStreamReadResult,
+    RequestCache, RequestInit, Response,
 };
 
 /// A failed request or read.
@@ -74,9 +74,13 @@ pub struct Pending(Promise);
 /// Sends `GET url` with the token at once: the request leaves before the page spends any
 /// time re-rendering for the new run.
 pub fn send(url: &str, token: &str, signal: &AbortSignal) -> Result<Pending, FetchError> {
+    send_accepting(url, token, signal, "application/x-ndjson")
+}
+
+fn send_accepting(url: &str, token: &str, signal: &AbortSignal, accept: &str) -> Result<Pending, FetchError> {
     let headers = Headers::new().map_err(FetchError::from_js)?;
     headers.set("Authorization", &format!("Bearer {token}")).map_err(FetchError::from_js)?;
-    headers.set("Accept", "application/x-ndjson").map_err(FetchError::from_js)?;
+    headers.set("Accept", accept).map_err(FetchError::from_js)?;
     let init = RequestInit::new();
     init.set_method("GET");
     init.set_headers(&headers);
@@ -86,10 +90,32 @@ pub fn send(url: &str, token: &str, signal: &AbortSignal) -> Result<Pending, Fet
     Ok(Pending(window.fetch_with_str_and_init(url, &init)))
 }
 
+/// `GET url` with the token, its JSON body read as `T` (the schema endpoints).
+pub async fn get_json<T: serde::de::DeserializeOwned>(url: &str, token: &str) -> Result<T, FetchError> {
+    let controller = AbortController::new().map_err(FetchError::from_js)?;
+    let pending = send_accepting(url, token, &controller.signal(), "application/json")?;
+    let response = pending.response().await?;
+    let promise = response.array_buffer().map_err(FetchError::from_js)?;
+    let buffer = JsFuture::from(promise).await.map_err(FetchError::from_js)?;
+    serde_json::from_slice(&Uint8Array::new(&buffer).to_vec())
+        .map_err(|e| FetchError::Network(format!("{url} answered with unexpected JSON: {e}")))
+}
+
 impl Pending {
     /// Resolves when the status line and headers are in; an error status is an error,
     /// with the server's JSON error body when it sent one.
     pub async fn open(self) -> Result<BodyReader, FetchError> {
+        let response = self.response().await?;
+        let stream = response.body().ok_or_else(|| FetchError::Network("the response has no body".into()))?;
+        let reader = stream
+            .get_reader()
+            .dyn_into::<ReadableStreamDefaultReader>()
+            .map_err(|_| FetchError::Network("the body has no default reader".into()))?;
+        Ok(BodyReader { reader })
+    }
+
+    /// The response once its status line and headers are in; an error status is an error.
+    async fn response(self) -> Result<Response, FetchError> {
         let response: Response = JsFuture::from(self.0)
             .await
             .map_err(FetchError::from_js)?
@@ -104,12 +130,7 @@ impl Pending {
             let body = body.and_then(|buf| serde_json::from_slice(&Uint8Array::new(&buf).to_vec()).ok());
             return Err(FetchError::Status { status, body });
         }
-        let stream = response.body().ok_or_else(|| FetchError::Network("the response has no body".into()))?;
-        let reader = stream
-            .get_reader()
-            .dyn_into::<ReadableStreamDefaultReader>()
-            .map_err(|_| FetchError::Network("the body has no default reader".into()))?;
-        Ok(BodyReader { reader })
+        Ok(response)
     }
 }
 

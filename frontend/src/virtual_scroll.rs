@@ -89,6 +89,29 @@ pub fn is_at_bottom(scroll_top: f64, scroll_height: f64, client_height: f64) -> 
     scroll_top + client_height >= scroll_height - ROW_HEIGHT_PX / 2.0
 }
 
+/// Columns rendered beyond each side of the viewport, so a sideways scroll never shows a gap
+/// before the next frame renders.
+pub const OVERSCAN_COLUMNS: usize = 1;
+
+/// Which columns to render: `lefts[i]` is column `i`'s left edge and `lefts[n]` the total
+/// width (so `lefts` has one entry more than there are columns). Returns the first column
+/// and one past the last one overlapping `[scroll_left, scroll_left + viewport_px)`, widened
+/// by [`OVERSCAN_COLUMNS`]. A viewport not measured yet (0 px) shows the first columns
+/// that fit a typical screen.
+pub fn column_window(lefts: &[f64], viewport_px: f64, scroll_left: f64) -> (usize, usize) {
+    let columns = lefts.len().saturating_sub(1);
+    if columns == 0 {
+        return (0, 0);
+    }
+    let viewport_px = if viewport_px > 0.0 { viewport_px } else { 1920.0 };
+    let right = scroll_left.max(0.0) + viewport_px;
+    // The first column whose right edge is past the left edge of the view.
+    let first = lefts[1..].partition_point(|&edge| edge <= scroll_left.max(0.0)).min(columns - 1);
+    // One past the last column whose left edge is before the right edge of the view.
+    let last = lefts[..columns].partition_point(|&edge| edge < right).max(first + 1);
+    (first.saturating_sub(OVERSCAN_COLUMNS), (last + OVERSCAN_COLUMNS).min(columns))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +167,20 @@ mod tests {
     fn tall_viewports_are_capped() {
         let w = window(1_000_000, 28.0 * 500.0, 0.0, false);
         assert_eq!(w.len(), MAX_RENDERED_ROWS);
+    }
+
+    #[test]
+    fn only_the_columns_in_view_are_rendered() {
+        // 50 columns of 100 px.
+        let lefts: Vec<f64> = (0..=50).map(|i| f64::from(i) * 100.0).collect();
+        assert_eq!(column_window(&lefts, 450.0, 0.0), (0, 6));
+        assert_eq!(column_window(&lefts, 450.0, 1000.0), (9, 16));
+        assert_eq!(column_window(&lefts, 450.0, 1050.0), (9, 16));
+        assert_eq!(column_window(&lefts, 450.0, 4550.0), (44, 50));
+        assert_eq!(column_window(&lefts, 450.0, 1e9), (48, 50));
+        assert_eq!(column_window(&lefts, 0.0, 0.0), (0, 21));
+        assert_eq!(column_window(&[0.0], 450.0, 0.0), (0, 0));
+        assert_eq!(column_window(&[0.0, 80.0], 450.0, 0.0), (0, 1));
     }
 
     #[test]

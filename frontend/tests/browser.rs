@@ -11,11 +11,11 @@
 #![cfg(target_arch = "wasm32")]
 
 use frontend::decode::NdjsonDecoder;
-use frontend::store::RowStore;
+use frontend::store::{CellRef, RowStore};
 use frontend::stream::{self, next_frame, FetchError};
 use frontend::table::RowTable;
 use leptos::prelude::*;
-use shared::{Message, MessageRef, StreamEnd, Timestamp};
+use shared::{Column, ColumnType, Message, RowSink, RowValue, StreamEnd, Timestamp};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::{AbortController, Blob, BlobPropertyBag, HtmlElement, Url};
@@ -29,6 +29,16 @@ fn message(id: i64) -> Message {
         body: format!("body of {id} — ✓\nsecond line"),
         created_at: Timestamp::from_unix_seconds(1_700_000_000 + id),
     }
+}
+
+const NAMES: [&str; 4] = ["id", "sender", "body", "created_at"];
+
+fn message_columns() -> Vec<Column> {
+    [ColumnType::Int8, ColumnType::Text, ColumnType::Text, ColumnType::Timestamptz]
+        .into_iter()
+        .zip(NAMES)
+        .map(|(column_type, name)| Column { name: name.into(), column_type, nullable: false, sql_type: String::new() })
+        .collect()
 }
 
 fn ndjson(rows: i64) -> Vec<u8> {
@@ -56,7 +66,7 @@ async fn reads_a_streamed_body_chunk_by_chunk() {
     let controller = AbortController::new().expect("AbortController");
     let mut body =
         stream::send(&url, "token", &controller.signal()).expect("fetch").open().await.expect("a 200 response");
-    let (mut store, mut decoder, mut chunks) = (RowStore::new(), NdjsonDecoder::new(), 0);
+    let (mut store, mut decoder, mut chunks) = (RowStore::new(&message_columns()), NdjsonDecoder::new(&NAMES), 0);
     while let Some(chunk) = body.next_chunk().await.expect("a chunk") {
         chunks += 1;
         decoder.append_with(chunk.length() as usize, |dst| chunk.copy_to(dst));
@@ -64,8 +74,8 @@ async fn reads_a_streamed_body_chunk_by_chunk() {
     }
     assert_eq!(decoder.finish(&mut store).expect("a complete stream"), 20_000);
     assert!(chunks > 1, "expected the body in several chunks, got {chunks}");
-    let last = store.get(19_999).expect("the last row");
-    assert_eq!((last.id, last.body), (20_000, "body of 20000 — ✓\nsecond line"));
+    assert_eq!(store.cell(19_999, 0), Some(CellRef::Int(20_000)));
+    assert_eq!(store.cell(19_999, 2), Some(CellRef::Text("body of 20000 — ✓\nsecond line")));
 }
 
 #[wasm_bindgen_test]
@@ -86,7 +96,7 @@ async fn abort_fails_the_read_as_cancelled() {
 }
 
 fn rendered_ids() -> Vec<i64> {
-    let rows = document().query_selector_all("[data-testid=row-id]").expect("a selector");
+    let rows = document().query_selector_all("[data-testid=cell][data-column=id]").expect("a selector");
     (0..rows.length()).filter_map(|i| rows.item(i)?.text_content()?.parse().ok()).collect()
 }
 
@@ -108,15 +118,21 @@ async fn table_renders_only_visible_rows_past_the_browser_height_limit() {
 
     // 1.3 million rows: 36 million px of content, past Chromium's ~33.5 million px limit.
     const ROWS: usize = 1_300_000;
-    let mut rows = RowStore::new();
-    for id in 1..=ROWS as i64 {
-        rows.push(&MessageRef { id, sender: "s".into(), body: "b".into(), created_at: Timestamp(id) });
+    let columns = message_columns();
+    let mut rows = RowStore::new(&columns);
+    for id in 1..=ROWS {
+        let id = id.to_string();
+        for (c, value) in [&id, "s", "b", "2024-01-01T00:00:00Z"].into_iter().enumerate() {
+            let value = if c == 0 { RowValue::Number(value) } else { RowValue::String(value.into()) };
+            rows.value(c, value);
+        }
+        assert!(rows.finish_row());
     }
     let store = StoredValue::new_local(rows);
     let count = RwSignal::new(ROWS);
     let generation = RwSignal::new(1_u64);
     leptos::mount::mount_to_body(move || {
-        view! { <div class="host"><RowTable store=store rows=count.read_only() generation=generation.read_only() /></div> }
+        view! { <div class="host"><RowTable store=store columns=Signal::stored(columns.clone()) rows=count.read_only() generation=generation.read_only() /></div> }
     });
     frames(3).await;
 

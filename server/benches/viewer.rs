@@ -5,7 +5,8 @@
 //! (`rowstream_bench_500000`), for each run in a fresh browser session (heap figures
 //! accumulate within one): press Start in Stream mode and read time to first row painted,
 //! time to all rows counted, the JS heap and the DOM rows; then, in the same page, time a raw
-//! `fetch(url).then(r => r.arrayBuffer())` of the same body. Prints medians and the ratios
+//! `fetch(url).then(r => r.arrayBuffer())` of the same body (the request the viewer's curl
+//! line shows: `/api/tables/messages/rows?mode=stream&format=ndjson`). Prints medians and the ratios
 //! against the targets. Options: `--rows N` (500000), `--runs N` (7).
 
 #[path = "../tests/api/browser.rs"]
@@ -52,16 +53,20 @@ async fn one_run(base: &str, token: &str, rows: u64) -> anyhow::Result<Run> {
     let all_rows_ms: f64 = browser.text("total-ms").await.trim().parse()?;
     let heap_mb = browser.js("return performance.memory.usedJSHeapSize / 1e6;").await.as_f64().unwrap_or(f64::NAN);
     let dom_rows = browser.count("row").await as f64;
+    // The exact request the viewer made, as its curl line shows it.
+    let command = browser.text("curl-command").await;
+    let url = command.trim_end_matches('\'').rsplit_once('\'').map(|(_, url)| url.to_owned());
+    let url = url.ok_or_else(|| anyhow::anyhow!("no URL in the curl line: {command}"))?;
     let raw = browser
         .client
         .execute_async(
             r#"const done = arguments[arguments.length - 1];
                const t0 = performance.now();
-               fetch('/api/messages?mode=stream&format=ndjson', { headers: { Authorization: 'Bearer ' + arguments[0] } })
+               fetch(arguments[1], { headers: { Authorization: 'Bearer ' + arguments[0] } })
                  .then(r => r.arrayBuffer())
                  .then(b => done([performance.now() - t0, b.byteLength]))
                  .catch(e => done([-1, String(e)]));"#,
-            vec![serde_json::json!(token)],
+            vec![serde_json::json!(token), serde_json::json!(url)],
         )
         .await?;
     let raw_fetch_ms = raw.get(0).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);

@@ -13,6 +13,8 @@
 //! - [`error`]: the JSON error body every 4xx/5xx carries, with its stable [`ErrorCode`].
 //! - [`query`]: the `/api/messages` parameters ([`Format`], [`Mode`], [`MessagesQuery`]).
 //! - [`schema`]: the served relations: [`Relation`], [`Column`], the typed [`ColumnType`].
+//! - [`table_row`]: a relation's row line read value by value for any schema
+//!   ([`RowReader`]), and the column keys as the server writes them ([`row_key`]).
 //! - [`saved_query`]: [`SavedQuery`] (`GET /api/queries`) and [`SqlRequest`] (`POST /api/sql`).
 
 pub mod canonical;
@@ -22,6 +24,7 @@ pub mod message;
 pub mod query;
 pub mod saved_query;
 pub mod schema;
+pub mod table_row;
 pub mod timestamp;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
@@ -30,7 +33,8 @@ pub use frame::{
     TableFrame,
 };
 pub use message::{Message, MessageRef};
-pub use query::{Format, MessagesQuery, Mode, BATCH_MAX};
+pub use query::{quote_column, Format, MessagesQuery, Mode, RowSource, RowsQuery, SortItem, BATCH_MAX};
 pub use saved_query::{QueryParam, SavedQuery, SqlRequest};
 pub use schema::{Column, ColumnType, Relation, RelationKind};
+pub use table_row::{row_key, RowError, RowReader, RowSink, RowValue};
 pub use timestamp::{Timestamp, TimestampError};

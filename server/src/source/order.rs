@@ -5,6 +5,8 @@
 //! primary key's columns not already named are appended (ascending) as tie-breakers, so
 //! the order is total and a row can be resumed after.
 
+use shared::query::{split_items, split_name};
+
 use super::BadRequest;
 use crate::introspect::TableDef;
 
@@ -19,60 +21,6 @@ pub struct SortKey {
 impl SortKey {
     pub fn ascending(column: usize) -> SortKey {
         SortKey { column, descending: false, nulls_first: false }
-    }
-}
-
-/// Splits `a,"b,c".desc` into items at commas outside double quotes.
-pub fn split_items(text: &str) -> Option<Vec<&str>> {
-    let mut items = Vec::new();
-    let mut start = 0;
-    let mut quoted = false;
-    for (i, c) in text.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            ',' if !quoted => {
-                items.push(&text[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    if quoted {
-        return None;
-    }
-    items.push(&text[start..]);
-    Some(items)
-}
-
-/// The column name at the start of `item` (quoted or up to the first `.`) and the rest
-/// after its `.`.
-pub fn split_name(item: &str) -> Option<(String, &str)> {
-    if let Some(quoted) = item.strip_prefix('"') {
-        let mut name = String::new();
-        let mut chars = quoted.char_indices().peekable();
-        while let Some((i, c)) = chars.next() {
-            if c == '"' {
-                if chars.peek().map(|p| p.1) == Some('"') {
-                    chars.next();
-                    name.push('"');
-                } else {
-                    let rest = &quoted[i + 1..];
-                    return match rest.strip_prefix('.') {
-                        Some(rest) => Some((name, rest)),
-                        None if rest.is_empty() => Some((name, "")),
-                        None => None,
-                    };
-                }
-            } else {
-                name.push(c);
-            }
-        }
-        None
-    } else {
-        match item.split_once('.') {
-            Some((name, rest)) => Some((name.to_owned(), rest)),
-            None => Some((item.to_owned(), "")),
-        }
     }
 }
 
@@ -151,19 +99,4 @@ pub fn parse_order(table: &TableDef, text: Option<&str>) -> Result<Vec<SortKey>,
         }
     }
     Ok(keys)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn splits_quoted_names() {
-        assert_eq!(split_items("a,\"b,c\".desc").unwrap(), ["a", "\"b,c\".desc"]);
-        assert_eq!(split_name("\"b,c\".desc").unwrap(), ("b,c".to_owned(), "desc"));
-        assert_eq!(split_name("\"say \"\"hi\"\"\"").unwrap(), ("say \"hi\"".to_owned(), ""));
-        assert_eq!(split_name("a.desc.nullsfirst").unwrap(), ("a".to_owned(), "desc.nullsfirst"));
-        assert!(split_items("\"open").is_none());
-        assert!(split_name("\"a\"x").is_none());
-    }
 }

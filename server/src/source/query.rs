@@ -180,10 +180,20 @@ impl Plan {
                 if i > 0 {
                     w.sql.push_str(", ");
                 }
+                let column = &columns[key.column];
+                // A column read through a cast (`"n"::text`) keeps its name in the select
+                // list, and a bare name in ORDER BY means the output column first: it would
+                // sort the text. Qualified, the name is the relation's own column.
+                let qualified = req.dialect == Dialect::Postgres && !text_cast(&column.column_type).is_empty();
+                let name = if qualified {
+                    format!("{}.{}", quote::relation(table, req.dialect), quote::ident(&column.name))
+                } else {
+                    quote::ident(&column.name)
+                };
                 let _ = write!(
                     w.sql,
                     "{} {} NULLS {}",
-                    quote::ident(&columns[key.column].name),
+                    name,
                     if key.descending { "DESC" } else { "ASC" },
                     if key.nulls_first { "FIRST" } else { "LAST" }
                 );

@@ -3,23 +3,10 @@
 
 use crate::cell::Cell;
 
-/// `"name":` for a column. The first column's key is a row line's first bytes, so a
-/// control word there (`end`, `error`, `schema`) has its first letter written as a `\u`
-/// escape: the same key to any JSON reader, never the start of a control frame.
+/// `"name":` for a column, control words escaped as the stream grammar needs
+/// ([`shared::row_key`]).
 pub fn key(name: &str, first: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(name.len() + 3);
-    if first && shared::frame::CONTROL_WORDS.contains(&name) {
-        let mut chars = name.chars();
-        if let Some(c) = chars.next() {
-            out.extend_from_slice(format!("\"\\u{:04x}", c as u32).as_bytes());
-            let rest = serde_json::to_string(chars.as_str()).unwrap_or_default();
-            out.extend_from_slice(&rest.as_bytes()[1..]);
-        }
-    } else {
-        let _ = serde_json::to_writer(&mut out, name);
-    }
-    out.push(b':');
-    out
+    shared::row_key(name, first)
 }
 
 /// One row as a JSON object.

@@ -80,6 +80,16 @@ impl Browser {
             .expect("text")
     }
 
+    /// Waits until an element matches `css`.
+    pub async fn wait_for(&self, css: &str, timeout: Duration) {
+        self.client
+            .wait()
+            .at_most(timeout)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("nothing matched {css} within {timeout:?}: {e}"));
+    }
+
     pub async fn click(&self, testid: &str) {
         self.client
             .find(Locator::Css(&format!("[data-testid=\"{testid}\"]")))

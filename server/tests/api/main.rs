@@ -35,3 +35,4 @@ mod tables;
 mod tools;
 mod torture_load;
 mod viewer;
+mod viewer_tables;

@@ -533,9 +533,10 @@ fn keyset_setup(backend: Backend) -> String {
     };
     let from = if backend == Backend::Sqlite { "FROM s" } else { "FROM generate_series(1, 150) i" };
     format!(
-        "CREATE TABLE k (a text, b int, c text, v int, PRIMARY KEY (a, b));
+        "CREATE TABLE k (a text, b int, c text, v int, n numeric, PRIMARY KEY (a, b));
          {series} {a}, i % 40, CASE WHEN i % 5 = 0 THEN NULL ELSE 'c' || (i % 4) END,
-           CASE WHEN i % 6 = 0 THEN NULL ELSE i % 3 END {from};"
+           CASE WHEN i % 6 = 0 THEN NULL ELSE i % 3 END,
+           CASE WHEN i % 9 = 0 THEN NULL ELSE (i % 13) * 1.5 - 7 END {from};"
     )
 }
 
@@ -584,6 +585,9 @@ async fn keyset_resume_is_exact_for_any_order() {
             ("order=v,c.desc.nullsfirst", "v ASC NULLS LAST, c DESC NULLS FIRST, a, b"),
             ("order=b.desc", "b DESC, a"),
             ("order=a.desc", "a DESC, b"),
+            // numeric is read as text on PostgreSQL; it must still sort as a number.
+            ("order=n", "n ASC NULLS LAST, a, b"),
+            ("order=n.desc,c", "n DESC NULLS FIRST, c ASC NULLS LAST, a, b"),
         ];
         for (query, sql_order) in orders {
             let expected = column_texts(

@@ -4,14 +4,13 @@
 
 use std::time::Duration;
 
-use fantoccini::Locator;
 use sqlx::Connection as _;
 use tokio::sync::Mutex;
 
 use crate::browser::Browser;
 use crate::helpers::*;
 
-static ONE_BROWSER_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+pub static ONE_BROWSER_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
 async fn viewer_app(backend: Backend, rows: u64) -> TestApp {
     let db = TestDb::new(backend).await;
@@ -21,14 +20,7 @@ async fn viewer_app(backend: Backend, rows: u64) -> TestApp {
 }
 
 async fn open(browser: &Browser, app: &TestApp) {
-    browser.client.goto(&format!("http://{}/#token={}", app.addr, app.token)).await.expect("open viewer");
-    browser
-        .client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("[data-testid=\"start\"]"))
-        .await
-        .expect("viewer loaded");
+    crate::viewer_tables::open_at(browser, app, "").await;
 }
 
 /// Records (status, row-count, rendered rows) at every DOM change, in the page itself, so
@@ -51,12 +43,7 @@ async fn samples(browser: &Browser) -> Vec<(String, u64, u64)> {
 
 /// Sets the limit input the way typing does (WebDriver's clear() fires no `input` event).
 async fn set_limit(browser: &Browser, limit: &str) {
-    let script = format!(
-        "const el = document.querySelector('[data-testid=\"limit\"]'); el.value = '{limit}'; \
-         el.dispatchEvent(new Event('input', {{ bubbles: true }})); \
-         el.dispatchEvent(new Event('change', {{ bubbles: true }})); return el.value;"
-    );
-    assert_eq!(browser.js(&script).await, serde_json::json!(limit));
+    crate::viewer_tables::set_value(browser, "limit", limit).await;
 }
 
 /// Runs every row in `mode` ("mode-stream" or "mode-standard") to the end, recording
@@ -93,7 +80,7 @@ async fn streams_100k_rows_incrementally_into_a_virtual_table() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let ids: Vec<String> = serde_json::from_value(
         browser
-            .js("return [...document.querySelectorAll('[data-testid=\"row-id\"]')].map(e => e.textContent.trim());")
+            .js("return [...document.querySelectorAll('[data-testid=\"cell\"][data-column=\"id\"]')].map(e => e.textContent.trim());")
             .await,
     )
     .expect("ids");
@@ -212,32 +199,14 @@ async fn a_missing_or_rejected_token_shows_the_token_prompt() {
     let app = viewer_app(Backend::Sqlite, 100).await;
     let browser = Browser::start().await;
     browser.client.goto(&format!("http://{}/", app.addr)).await.expect("open");
-    browser
-        .client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("[data-testid=\"token-prompt\"]"))
-        .await
-        .expect("prompt without a token");
+    browser.wait_for("[data-testid=\"token-prompt\"]", Duration::from_secs(20)).await;
     // A token the server rejects: the prompt comes back after the 401.
     browser.client.goto(&format!("http://{}/#token=not-a-valid-token", app.addr)).await.expect("open");
     browser.client.refresh().await.expect("reload");
-    browser
-        .client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("[data-testid=\"start\"]"))
-        .await
-        .expect("viewer");
+    browser.wait_for("[data-testid=\"start\"]", Duration::from_secs(20)).await;
     if !browser.exists("token-prompt").await {
         browser.click("start").await;
     }
-    browser
-        .client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("[data-testid=\"token-prompt\"]"))
-        .await
-        .expect("prompt after a 401");
+    browser.wait_for("[data-testid=\"token-prompt\"]", Duration::from_secs(10)).await;
     browser.close().await;
 }
