@@ -3,16 +3,20 @@
 //!
 //! Half a million rows as objects would be millions of small `String`s; as DOM nodes or
 //! signals, far worse. Here each column is one store of its type: integer columns are a
-//! `Vec<i64>`, every other column is its cells' text back to back in blocks of
+//! `Vec<i64>`, `timestamptz` columns µs since the epoch (`Vec<i64>`), `uuid` columns
+//! `Vec<u128>`, every other column is its cells' text back to back in blocks of
 //! [`BLOCK_CELLS`] cells with one `u32` end offset per cell; NULLs are one bit per cell.
 //! Blocks have a fixed cell count, so growing a column never copies the text already stored
-//! (a single `String` would briefly need twice its size each time it doubled).
+//! (a single `String` would briefly need twice its size each time it doubled), and a full
+//! block gives back its spare capacity. A packed column (integers, instants, uuids) holds a
+//! value only if it reads back as exactly the text the server sent; the first value that
+//! does not turns the column into text, so what is shown is always what was sent.
 //!
 //! What a cell's text is: a string as unescaped, a number exactly as the server wrote it
 //! (a `numeric` keeps every digit), `true` / `false`, and the JSON text of arrays, objects
 //! and of every value of a `json` column (so a JSON string shows its quotes there).
 
-use shared::{Column, ColumnType, RowSink, RowValue};
+use shared::{Column, ColumnType, RowSink, RowValue, Timestamp};
 
 /// Cells per text block.
 pub const BLOCK_CELLS: usize = 4096;
@@ -73,8 +77,12 @@ impl TextColumn {
     fn push(&mut self, cell: &str) {
         let full = self.blocks.last().is_none_or(|b| b.ends.len() == BLOCK_CELLS);
         if full {
-            // The last block's size is the best guess of the next one's.
-            let guess = self.blocks.last().map_or(0, |b| b.text.len());
+            // A full block keeps only what it holds; its size, plus a little, is the best
+            // guess of the next one's.
+            let guess = self.blocks.last_mut().map_or(0, |b| {
+                b.text.shrink_to_fit();
+                b.text.len() + b.text.len() / 16
+            });
             self.blocks.push(TextBlock { text: String::with_capacity(guess), ends: Vec::with_capacity(BLOCK_CELLS) });
         }
         let Some(block) = self.blocks.last_mut() else { return };
@@ -112,7 +120,67 @@ impl TextColumn {
 enum Cells {
     /// `int2`/`int4`/`int8` and SQLite integers, while every value is a JSON integer.
     Int(Vec<i64>),
+    /// `timestamptz`, µs since the epoch, while every value is what [`Timestamp`] writes.
+    Instant(Vec<i64>),
+    /// `uuid`, while every value is in the canonical lowercase form.
+    Uuid(Vec<u128>),
     Text(TextColumn),
+}
+
+/// An instant as the server writes a `timestamptz` (RFC 3339 UTC, the fraction without
+/// trailing zeros).
+fn write_instant(micros: i64, out: &mut Vec<u8>) {
+    Timestamp(micros).write_rfc3339(out);
+    if out.contains(&b'.') {
+        out.pop();
+        while out.last() == Some(&b'0') {
+            out.pop();
+        }
+        out.push(b'Z');
+    }
+}
+
+/// `s` as µs since the epoch, if it writes back as exactly `s`.
+fn instant(s: &str, scratch: &mut Vec<u8>) -> Option<i64> {
+    let micros = Timestamp::parse_rfc3339(s).ok()?.0;
+    scratch.clear();
+    write_instant(micros, scratch);
+    (scratch.as_slice() == s.as_bytes()).then_some(micros)
+}
+
+/// A uuid in its canonical form (`8-4-4-4-12` lowercase hex digits).
+fn uuid(s: &str) -> Option<u128> {
+    let b = s.as_bytes();
+    if b.len() != 36 {
+        return None;
+    }
+    let mut value = 0u128;
+    for (i, &c) in b.iter().enumerate() {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            if c != b'-' {
+                return None;
+            }
+            continue;
+        }
+        let digit = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => return None,
+        };
+        value = value << 4 | u128::from(digit);
+    }
+    Some(value)
+}
+
+fn uuid_text(value: u128) -> String {
+    let hex = format!("{value:032x}");
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
+fn instant_text(micros: i64) -> String {
+    let mut out = Vec::with_capacity(32);
+    write_instant(micros, &mut out);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[derive(Debug)]
@@ -121,6 +189,8 @@ struct ColumnStore {
     nulls: Bits,
     /// Every value is shown as its JSON text (`json`, `jsonb`).
     json: bool,
+    /// For checking that an instant writes back as it came.
+    scratch: Vec<u8>,
 }
 
 impl ColumnStore {
@@ -129,9 +199,12 @@ impl ColumnStore {
             ColumnType::Int2 | ColumnType::Int4 | ColumnType::Int8 | ColumnType::SqliteInteger => {
                 Cells::Int(Vec::new())
             }
+            ColumnType::Timestamptz => Cells::Instant(Vec::new()),
+            ColumnType::Uuid => Cells::Uuid(Vec::new()),
             _ => Cells::Text(TextColumn::default()),
         };
-        ColumnStore { cells, nulls: Bits::default(), json: matches!(column_type, ColumnType::Json | ColumnType::Jsonb) }
+        let json = matches!(column_type, ColumnType::Json | ColumnType::Jsonb);
+        ColumnStore { cells, nulls: Bits::default(), json, scratch: Vec::new() }
     }
 
     fn len(&self) -> usize {
@@ -139,16 +212,22 @@ impl ColumnStore {
     }
 
     fn push(&mut self, value: RowValue<'_>) {
-        if let (Cells::Int(ints), RowValue::Number(n)) = (&mut self.cells, &value) {
-            if let Ok(int) = n.parse::<i64>() {
-                ints.push(int);
-                self.nulls.push(false);
-                return;
+        let packed = match (&mut self.cells, &value) {
+            (Cells::Int(v), RowValue::Null) | (Cells::Instant(v), RowValue::Null) => {
+                v.push(0);
+                true
             }
-        }
-        if let (Cells::Int(ints), RowValue::Null) = (&mut self.cells, &value) {
-            ints.push(0);
-            self.nulls.push(true);
+            (Cells::Uuid(v), RowValue::Null) => {
+                v.push(0);
+                true
+            }
+            (Cells::Int(v), RowValue::Number(n)) => n.parse().map(|i| v.push(i)).is_ok(),
+            (Cells::Instant(v), RowValue::String(s)) => instant(s, &mut self.scratch).map(|m| v.push(m)).is_some(),
+            (Cells::Uuid(v), RowValue::String(s)) => uuid(s).map(|u| v.push(u)).is_some(),
+            _ => false,
+        };
+        if packed {
+            self.nulls.push(matches!(value, RowValue::Null));
             return;
         }
         let (json, null) = (self.json, matches!(value, RowValue::Null));
@@ -163,20 +242,20 @@ impl ColumnStore {
         self.nulls.push(null);
     }
 
-    /// The column as text; an integer column that meets a value that is not an integer
-    /// (SQLite lets any column hold any value) becomes text first.
+    /// The column as text; a packed column that meets a value it cannot hold exactly (SQLite
+    /// lets any column hold any value) becomes text first.
     fn text_cells(&mut self) -> &mut TextColumn {
-        if let Cells::Int(ints) = &self.cells {
+        if !matches!(self.cells, Cells::Text(_)) {
             let mut text = TextColumn::default();
-            let mut digits = itoa::Buffer::new();
-            for (i, int) in ints.iter().enumerate() {
-                text.push(if self.nulls.get(i) { "" } else { digits.format(*int) });
+            for i in 0..self.len() {
+                let cell = self.get(i).unwrap_or(CellRef::Null);
+                text.push(&cell.to_text());
             }
             self.cells = Cells::Text(text);
         }
         match &mut self.cells {
             Cells::Text(text) => text,
-            Cells::Int(_) => unreachable!("converted above"),
+            _ => unreachable!("converted above"),
         }
     }
 
@@ -189,13 +268,16 @@ impl ColumnStore {
         }
         match &self.cells {
             Cells::Int(ints) => ints.get(index).map(|i| CellRef::Int(*i)),
+            Cells::Instant(micros) => micros.get(index).map(|m| CellRef::Instant(*m)),
+            Cells::Uuid(uuids) => uuids.get(index).map(|u| CellRef::Uuid(*u)),
             Cells::Text(text) => text.get(index).map(CellRef::Text),
         }
     }
 
     fn truncate(&mut self, len: usize) {
         match &mut self.cells {
-            Cells::Int(ints) => ints.truncate(len),
+            Cells::Int(v) | Cells::Instant(v) => v.truncate(len),
+            Cells::Uuid(v) => v.truncate(len),
             Cells::Text(text) => text.truncate(len),
         }
         self.nulls.truncate(len);
@@ -204,7 +286,8 @@ impl ColumnStore {
     fn heap_bytes(&self) -> usize {
         self.nulls.heap_bytes()
             + match &self.cells {
-                Cells::Int(ints) => ints.capacity() * 8,
+                Cells::Int(v) | Cells::Instant(v) => v.capacity() * 8,
+                Cells::Uuid(v) => v.capacity() * 16,
                 Cells::Text(text) => text.heap_bytes(),
             }
     }
@@ -215,6 +298,9 @@ impl ColumnStore {
 pub enum CellRef<'a> {
     Null,
     Int(i64),
+    /// A `timestamptz`, µs since the epoch.
+    Instant(i64),
+    Uuid(u128),
     Text(&'a str),
 }
 
@@ -224,6 +310,8 @@ impl CellRef<'_> {
         match self {
             CellRef::Null => String::new(),
             CellRef::Int(i) => itoa::Buffer::new().format(i).to_owned(),
+            CellRef::Instant(micros) => instant_text(micros),
+            CellRef::Uuid(u) => uuid_text(u),
             CellRef::Text(t) => t.to_owned(),
         }
     }
@@ -345,6 +433,33 @@ mod tests {
         push(&mut store, vec![RowValue::Number("1.5")]);
         let cells: Vec<_> = (0..4).map(|r| store.cell(r, 0).unwrap()).collect();
         assert_eq!(cells, [CellRef::Text("7"), CellRef::Null, CellRef::Text("seven"), CellRef::Text("1.5")]);
+    }
+
+    #[test]
+    fn instants_and_uuids_are_packed_while_they_read_back_exactly() {
+        let columns = [column("at", ColumnType::Timestamptz), column("u", ColumnType::Uuid)];
+        let mut store = RowStore::new(&columns);
+        let u = "0123abcd-4567-89ef-0123-456789abcdef";
+        push(&mut store, vec![RowValue::String("2024-01-01T00:00:00.5Z".into()), RowValue::String(u.into())]);
+        push(&mut store, vec![RowValue::Null, RowValue::Null]);
+        assert!(
+            matches!(store.columns[0].cells, Cells::Instant(_)) && matches!(store.columns[1].cells, Cells::Uuid(_))
+        );
+        assert_eq!(store.cell(0, 0).unwrap().to_text(), "2024-01-01T00:00:00.5Z");
+        assert_eq!(store.cell(0, 1).unwrap().to_text(), u);
+        assert_eq!(store.cell(1, 0), Some(CellRef::Null));
+        // A text Timestamp would write differently, an uppercase uuid: both columns turn to
+        // text, keeping what came before.
+        push(&mut store, vec![RowValue::String("infinity".into()), RowValue::String(u.to_uppercase().into())]);
+        push(&mut store, vec![RowValue::String("2024-01-01T00:00:00.500Z".into()), RowValue::String(u.into())]);
+        assert_eq!(instant("2024-01-01T00:00:01Z", &mut Vec::new()), Some(1_704_067_201_000_000));
+        assert_eq!(instant("2024-01-01T00:00:00.000001Z", &mut Vec::new()), Some(1_704_067_200_000_001));
+        assert!(matches!(store.columns[0].cells, Cells::Text(_)) && matches!(store.columns[1].cells, Cells::Text(_)));
+        let at: Vec<String> = (0..4).map(|r| store.cell(r, 0).unwrap().to_text()).collect();
+        assert_eq!(at, ["2024-01-01T00:00:00.5Z", "", "infinity", "2024-01-01T00:00:00.500Z"]);
+        assert_eq!(store.cell(1, 0), Some(CellRef::Null));
+        assert_eq!(store.cell(2, 1).unwrap().to_text(), u.to_uppercase());
+        assert_eq!(store.cell(0, 1).unwrap().to_text(), u);
     }
 
     #[test]

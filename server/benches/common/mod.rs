@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each benchmark uses its own subset
 
+pub mod wide;
+
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 
