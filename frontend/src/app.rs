@@ -11,6 +11,7 @@ use crate::catalog::Catalog;
 use crate::chart::ComparisonPanel;
 use crate::curl::CurlLine;
 use crate::detail::DetailPanel;
+use crate::download::DownloadButton;
 use crate::filter_bar::{ColumnChooser, FilterBar};
 use crate::picker::{QueryParams, RelationPicker};
 use crate::run::{RunRequest, Runner};
@@ -91,6 +92,7 @@ pub fn App() -> impl IntoView {
     let catalog = RwSignal::new(None::<Catalog>);
     let input_error = RwSignal::new(None::<String>);
     let selected = RwSignal::new(None::<usize>);
+    let export_format = RwSignal::new(Format::Ndjson);
     let running = move || runner.status.get() == Status::Streaming;
 
     // The view with the controls' current mode, limit and batch: what Start would run.
@@ -303,7 +305,9 @@ pub fn App() -> impl IntoView {
                     on_sort=on_sort selected=selected />
                 <DetailPanel store=runner.store columns=runner.columns rows=runner.rows.read_only() selected=selected />
             </div>
-            <CurlLine view=current />
+            <CurlLine view=current format=export_format>
+                <DownloadButton view=current format=export_format token=token />
+            </CurlLine>
             <ComparisonPanel comparison=runner.comparison.read_only() />
             <TokenPrompt token=token prompt=prompt />
         </main>

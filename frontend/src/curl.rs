@@ -1,5 +1,5 @@
-//! "Copy as curl": the exact request of the current view, in a chosen format, as a shell
-//! command. The token is not in it: the command reads it from `$ROWSTREAM_TOKEN`, so a
+//! "Copy as curl": the exact request of the current view, in a chosen format (the download's
+//! too), as a shell command. The token is not in it: the command reads it from `$ROWSTREAM_TOKEN`, so a
 //! pasted command never leaks it (`rowstream token` prints one).
 
 use leptos::prelude::*;
@@ -33,8 +33,13 @@ async fn copy_to_clipboard(text: &str) -> bool {
 }
 
 #[component]
-pub fn CurlLine(#[prop(into)] view: Signal<ViewState>) -> impl IntoView {
-    let format = RwSignal::new(Format::Ndjson);
+pub fn CurlLine(
+    #[prop(into)] view: Signal<ViewState>,
+    /// The answer's format, for the command and the download.
+    format: RwSignal<Format>,
+    /// Shown after the copy button (the download button).
+    children: Children,
+) -> impl IntoView {
     let copied = RwSignal::new(None::<&'static str>);
     let command = move || {
         let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
@@ -49,11 +54,12 @@ pub fn CurlLine(#[prop(into)] view: Signal<ViewState>) -> impl IntoView {
     };
     view! {
         <div class="curl">
-            <select aria-label="Format of the command's answer" data-testid="curl-format"
+            <select aria-label="Format of the command's answer and of the download" data-testid="curl-format"
                 on:change=move |ev| if let Some(f) = Format::parse(&event_target_value(&ev)) { format.set(f) }>
                 {Format::ALL.map(|f| view! { <option value=f.as_str() selected=f == Format::Ndjson>{f.as_str()}</option> }).to_vec()}
             </select>
             <button type="button" data-testid="copy-curl" on:click=copy>"Copy as curl"</button>
+            {children()}
             <code data-testid="curl-command" class="command">{command}</code>
             <span class="copied" role="status">{move || copied.get()}</span>
         </div>

@@ -13,8 +13,8 @@
 //!   source of the API URL and of the page's address.
 //! - [`virtual_scroll`]: the table's geometry as pure functions; [`table`] renders it,
 //!   [`detail`] shows one row whole.
-//! - [`picker`], [`filter_bar`], [`curl`]: choosing the source, filters and columns; the
-//!   request as a curl command.
+//! - [`picker`], [`filter_bar`], [`curl`], [`download`]: choosing the source, filters and
+//!   columns; the request as a curl command; saving it to disk as it streams.
 //! - [`stats`], [`chart`], [`token`]: figures, comparison chart, API token handling.
 //! - [`app`]: the page that wires them together.
 
@@ -24,6 +24,7 @@ pub mod chart;
 pub mod curl;
 pub mod decode;
 pub mod detail;
+pub mod download;
 pub mod filter_bar;
 pub mod picker;
 pub mod run;

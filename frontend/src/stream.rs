@@ -101,6 +101,31 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(url: &str, token: &str) ->
         .map_err(|e| FetchError::Network(format!("{url} answered with unexpected JSON: {e}")))
 }
 
+/// `POST url` with `body` as JSON and the token; the JSON answer read as `T`.
+pub async fn post_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+    url: &str,
+    token: &str,
+    body: &B,
+) -> Result<T, FetchError> {
+    let text =
+        serde_json::to_string(body).map_err(|e| FetchError::Network(format!("cannot encode the request: {e}")))?;
+    let headers = Headers::new().map_err(FetchError::from_js)?;
+    headers.set("Authorization", &format!("Bearer {token}")).map_err(FetchError::from_js)?;
+    headers.set("Accept", "application/json").map_err(FetchError::from_js)?;
+    headers.set("Content-Type", "application/json").map_err(FetchError::from_js)?;
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    init.set_body(&JsValue::from_str(&text));
+    init.set_cache(RequestCache::NoStore);
+    let window = web_sys::window().ok_or_else(|| FetchError::Network("no window".into()))?;
+    let response = Pending(window.fetch_with_str_and_init(url, &init)).response().await?;
+    let promise = response.array_buffer().map_err(FetchError::from_js)?;
+    let buffer = JsFuture::from(promise).await.map_err(FetchError::from_js)?;
+    serde_json::from_slice(&Uint8Array::new(&buffer).to_vec())
+        .map_err(|e| FetchError::Network(format!("{url} answered with unexpected JSON: {e}")))
+}
+
 impl Pending {
     /// Resolves when the status line and headers are in; an error status is an error,
     /// with the server's JSON error body when it sent one.

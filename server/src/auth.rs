@@ -7,6 +7,13 @@
 //! leeway, and `nbf`, when present, too. Every failure is a 401 JSON `unauthorized`.
 //! Secrets shorter than [`MIN_SECRET_BYTES`] are refused at start ([`crate::config`]).
 //!
+//! Download links (`POST /api/downloads`, [`JwtKeys::issue_download`]): a token with the
+//! [`DOWNLOAD_CLAIM`] names one exact request (path and query). It is accepted only as that
+//! request's `download=` parameter, on a GET without an `Authorization` header; the
+//! parameter is taken out of the URL before any handler sees it, and the response is marked
+//! `Content-Disposition: attachment`. As a bearer token it is refused. It keeps the issuing
+//! token's subject and other claims (the role claim among them), and lives 60 seconds.
+//!
 //! With `--jwt-role-claim CLAIM` (PostgreSQL), the middleware also reads the database role
 //! the request runs as from that claim and hands it to the handlers as a [`RequestRole`]
 //! extension (handlers never read the token again). A token without the claim (or whose
@@ -17,8 +24,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
 use jsonwebtoken::errors::ErrorKind;
@@ -56,6 +64,9 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestRole {
     }
 }
 
+/// The claim of a download link's token: the path and query it may be used for.
+pub const DOWNLOAD_CLAIM: &str = "rowstream_download";
+
 /// The shortest `--jwt-secret` accepted: 256 bits, the size of HS256's output (RFC 7518 3.2).
 pub const MIN_SECRET_BYTES: usize = 32;
 
@@ -83,6 +94,10 @@ pub enum AuthError {
     Expired,
     #[error("invalid token: {0}")]
     Invalid(jsonwebtoken::errors::Error),
+    #[error("a download link's token is only valid in its own link")]
+    DownloadToken,
+    #[error("this download link is for another request (links are made by POST /api/downloads)")]
+    DownloadMismatch,
 }
 
 impl From<AuthError> for AppError {
@@ -166,6 +181,14 @@ impl JwtKeys {
         })
     }
 
+    /// A download link's token for `path` (path and query), carrying `claims`' subject and
+    /// other claims.
+    pub fn issue_download(&self, claims: &Claims, path: &str) -> Result<String, jsonwebtoken::errors::Error> {
+        let mut extra = claims.extra.clone();
+        extra.insert(DOWNLOAD_CLAIM.to_owned(), Value::String(path.to_owned()));
+        self.issue_with(&claims.sub, Duration::from_secs(shared::DOWNLOAD_LINK_SECONDS), extra)
+    }
+
     /// Verifies an `Authorization` header value.
     pub fn verify_header(&self, value: Option<&str>) -> Result<Claims, AuthError> {
         let value = value.ok_or(AuthError::Missing)?.trim();
@@ -186,11 +209,87 @@ pub async fn require_jwt(
     next: Next,
 ) -> Result<Response, AppError> {
     let header = request.headers().get(AUTHORIZATION).map(|v| v.to_str().map_err(|_| AuthError::Scheme)).transpose()?;
-    let claims = keys.verify_header(header)?;
+    let link = match header {
+        None if request.method() == Method::GET => split_download(request.uri()),
+        _ => None,
+    };
+    let claims = match &link {
+        Some((token, uri)) => {
+            let claims = keys.verify(token)?;
+            let linked = claims.extra.get(DOWNLOAD_CLAIM).and_then(Value::as_str);
+            if linked != Some(uri.path_and_query().map_or("", |p| p.as_str())) {
+                return Err(AuthError::DownloadMismatch.into());
+            }
+            claims
+        }
+        None => {
+            let claims = keys.verify_header(header)?;
+            if claims.extra.contains_key(DOWNLOAD_CLAIM) {
+                return Err(AuthError::DownloadToken.into());
+            }
+            claims
+        }
+    };
     let role = keys.request_role(&claims)?;
+    if let Some((_, uri)) = &link {
+        // Handlers see the request the link was made for, without its token.
+        *request.uri_mut() = uri.clone();
+    }
     request.extensions_mut().insert(role);
     request.extensions_mut().insert(claims);
-    Ok(next.run(request).await)
+    let mut response = next.run(request).await;
+    if let Some((_, uri)) = link.filter(|_| response.status().is_success()) {
+        let name = attachment_name(uri.path(), response.headers().get(CONTENT_TYPE));
+        if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+            response.headers_mut().insert(CONTENT_DISPOSITION, value);
+        }
+    }
+    Ok(response)
+}
+
+/// The `download=` token of `uri` and `uri` without it.
+fn split_download(uri: &Uri) -> Option<(String, Uri)> {
+    let query = uri.query()?;
+    let prefix = format!("{}=", shared::DOWNLOAD_PARAM);
+    let mut token = None;
+    let mut rest = Vec::new();
+    for pair in query.split('&') {
+        match pair.strip_prefix(&prefix) {
+            Some(value) if token.is_none() => token = Some(value.to_owned()),
+            _ => rest.push(pair),
+        }
+    }
+    let token = token?;
+    let path_and_query =
+        if rest.is_empty() { uri.path().to_owned() } else { format!("{}?{}", uri.path(), rest.join("&")) };
+    Some((token, path_and_query.parse().ok()?))
+}
+
+/// `orders.csv` for `/api/tables/orders/rows` answered as CSV: the relation's or query's
+/// name (characters outside `[A-Za-z0-9._-]` as `_`) and the format's extension.
+fn attachment_name(path: &str, content_type: Option<&HeaderValue>) -> String {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let name = match segments.as_slice() {
+        ["api", "tables" | "queries", name, "rows"] => *name,
+        ["api", "messages"] => "messages",
+        _ => "rows",
+    };
+    let name = form_urlencoded::parse(format!("n={name}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    let name: String = name
+        .unwrap_or_default()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .collect();
+    let media = content_type.and_then(|v| v.to_str().ok()).unwrap_or("");
+    let extension =
+        shared::Format::ALL.into_iter().find(|f| media.starts_with(f.media_type())).map_or("bin", |f| match f {
+            shared::Format::Ndjson => "ndjson",
+            shared::Format::Csv => "csv",
+            shared::Format::Json => "json",
+            shared::Format::Text => "txt",
+            shared::Format::Arrow => "arrows",
+        });
+    format!("{name}.{extension}")
 }
 
 #[cfg(test)]
@@ -238,6 +337,21 @@ mod tests {
         extra.insert("role".into(), Value::from(7));
         let claims = keys.verify(&keys.issue_with("ada", Duration::from_secs(60), extra).unwrap()).unwrap();
         assert!(matches!(keys.request_role(&claims), Err(AppError::ForbiddenRole(_))));
+    }
+
+    #[test]
+    fn download_links_name_their_request() {
+        let (token, uri) =
+            split_download(&"/api/tables/t/rows?format=csv&download=abc&a=eq.1".parse().unwrap()).unwrap();
+        assert_eq!((token.as_str(), uri.to_string().as_str()), ("abc", "/api/tables/t/rows?format=csv&a=eq.1"));
+        let (_, uri) = split_download(&"/api/messages?download=x".parse().unwrap()).unwrap();
+        assert_eq!(uri.to_string(), "/api/messages");
+        assert!(split_download(&"/api/messages?downloads=x".parse().unwrap()).is_none());
+        let csv = HeaderValue::from_static("text/csv; charset=utf-8");
+        assert_eq!(attachment_name("/api/tables/Order%20Items/rows", Some(&csv)), "Order_Items.csv");
+        let arrow = HeaderValue::from_static("application/vnd.apache.arrow.stream");
+        assert_eq!(attachment_name("/api/queries/q/rows", Some(&arrow)), "q.arrows");
+        assert_eq!(attachment_name("/api/messages", None), "messages.bin");
     }
 
     #[test]

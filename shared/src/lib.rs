@@ -10,6 +10,7 @@
 //!   `{"error":…}` frame, and [`frame::parse_line`] to read them back.
 //! - [`canonical`]: the row line in the exact form the server writes: written and read
 //!   fast, checked against serde_json.
+//! - [`download`]: download links (`POST /api/downloads`) for streams saved by a browser.
 //! - [`error`]: the JSON error body every 4xx/5xx carries, with its stable [`ErrorCode`].
 //! - [`query`]: the `/api/messages` parameters ([`Format`], [`Mode`], [`MessagesQuery`]).
 //! - [`schema`]: the served relations: [`Relation`], [`Column`], the typed [`ColumnType`].
@@ -18,6 +19,7 @@
 //! - [`saved_query`]: [`SavedQuery`] (`GET /api/queries`) and [`SqlRequest`] (`POST /api/sql`).
 
 pub mod canonical;
+pub mod download;
 pub mod error;
 pub mod frame;
 pub mod message;
@@ -27,6 +29,7 @@ pub mod schema;
 pub mod table_row;
 pub mod timestamp;
 
+pub use download::{DownloadLink, DownloadRequest, DOWNLOAD_LINK_SECONDS, DOWNLOAD_PARAM};
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use frame::{
     is_control_line, parse_line, parse_line_borrowed, parse_table_line, EndDetail, Frame, FrameError, StreamEnd,

@@ -16,6 +16,7 @@
 //! | `GET /` and its assets (embedded, or `--dist`) | [`viewer`] | none |
 
 pub mod demo2;
+pub mod downloads;
 pub mod forms;
 pub mod health;
 pub mod hello;
@@ -153,6 +154,7 @@ pub fn router(state: AppState, dist: Option<&Path>, statics: &StaticSettings) ->
         .route("/api/queries/{name}", get(queries::one))
         .route("/api/queries/{name}/rows", get(queries::rows))
         .route("/api/sql", post(sql::sql))
+        .route("/api/downloads", post(downloads::create))
         .route("/demo1/{name}", post(forms::demo1))
         .route("/greet", post(forms::greet))
         .route("/demo2", post(demo2::demo2))

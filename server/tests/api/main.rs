@@ -7,6 +7,7 @@ mod arrow;
 mod auth;
 mod browser;
 mod demo2;
+mod downloads;
 mod embedded_viewer;
 mod faults;
 mod first_row_timeout;

@@ -2,7 +2,8 @@
 //! cells (NULL apart from the empty string and the text `null`), sorting by header clicks
 //! and filtering through the filter bar (the visible rows compared with the API's answer
 //! for the request the page shows as curl), the address bar restoring the view on reload, a
-//! 400 filter shown, the row detail panel, a saved query with its parameter form, and a
+//! 400 filter shown, the row detail panel, a download of the same view, a saved query with
+//! its parameter form, and a
 //! 45-column view virtualized sideways. Screenshots of each state go to
 //! `target/tmp/screenshots/viewer-tables-*.png`.
 
@@ -179,6 +180,27 @@ async fn any_table_typed_sorted_filtered_and_restored_on_postgres() {
         !search.contains(&app.token) && !browser.js("return location.href;").await.to_string().contains(&app.token)
     );
     browser.screenshot("viewer-tables-sorted-filtered.png").await;
+
+    // Download: the same view as CSV through a link the browser follows (recorded here
+    // instead of saved, headless).
+    browser.js("window.__downloads = []; HTMLAnchorElement.prototype.click = function () { window.__downloads.push(this.href); }; return true;").await;
+    set_value(&browser, "curl-format", "csv").await;
+    browser.click("download").await;
+    let mut href = None;
+    for _ in 0..100 {
+        href = browser.js("return window.__downloads[0] ?? null;").await.as_str().map(str::to_owned);
+        if href.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let href = href.expect("the download link was followed");
+    assert!(href.contains("format=csv") && href.contains("download="), "{href}");
+    let response = reqwest::get(&href).await.unwrap();
+    assert_eq!(response.headers()["content-disposition"], "attachment; filename=\"typed.csv\"");
+    let csv = response.text().await.unwrap();
+    let csv_ids: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!((csv.lines().next(), csv_ids), (Some("id,name,note,amount,flag,doc,tags,at"), vec!["1", "4"]), "{csv}");
 
     // Reloading restores the view: same filter, same order, same rows.
     browser.client.refresh().await.expect("reload");
