@@ -174,9 +174,9 @@ fn value_at(text: &str, at: usize) -> Option<(RowValue<'_>, usize)> {
         b't' => bytes[at..].starts_with(b"true").then_some((RowValue::Bool(true), at + 4)),
         b'f' => bytes[at..].starts_with(b"false").then_some((RowValue::Bool(false), at + 5)),
         b'"' => {
-            let end = string_end(bytes, at)?;
+            let (end, escaped) = string_end(bytes, at)?;
             let inner = &text[at + 1..end];
-            let value = if inner.as_bytes().contains(&b'\\') {
+            let value = if escaped {
                 // Escapes: serde_json unescapes (and checks) them.
                 Cow::Owned(serde_json::from_str(&text[at..=end]).ok()?)
             } else {
@@ -198,10 +198,12 @@ fn value_at(text: &str, at: usize) -> Option<(RowValue<'_>, usize)> {
     }
 }
 
-/// The index of the quote closing the string that opens at `at`; `None` for a raw control
-/// character (JSON forbids them) or an unterminated string.
-fn string_end(bytes: &[u8], at: usize) -> Option<usize> {
+/// The index of the quote closing the string that opens at `at`, and whether the string
+/// has escapes; `None` for a raw control character (JSON forbids them) or an unterminated
+/// string.
+fn string_end(bytes: &[u8], at: usize) -> Option<(usize, bool)> {
     let mut i = at + 1;
+    let mut escaped = false;
     loop {
         let found = i + memchr::memchr2(b'"', b'\\', &bytes[i..])?;
         // No early exit: this loop vectorizes.
@@ -209,8 +211,9 @@ fn string_end(bytes: &[u8], at: usize) -> Option<usize> {
             return None;
         }
         if bytes[found] == b'"' {
-            return Some(found);
+            return Some((found, escaped));
         }
+        escaped = true;
         // A backslash and the character it escapes (`\u` digits are plain bytes).
         i = found + 2;
         if i > bytes.len() {
@@ -225,7 +228,7 @@ fn nested_end(bytes: &[u8], at: usize) -> Option<usize> {
     let mut i = at;
     while i < bytes.len() {
         match bytes[i] {
-            b'"' => i = string_end(bytes, i)?,
+            b'"' => i = string_end(bytes, i)?.0,
             b'[' | b'{' => depth += 1,
             b']' | b'}' => {
                 depth -= 1;

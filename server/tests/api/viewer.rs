@@ -122,16 +122,26 @@ async fn start_streaming_all(browser: &Browser) {
     browser.click("start").await;
 }
 
-/// Waits, inside the page, for the first rows to show, then presses Cancel at once: a
-/// WebDriver round trip per poll would be too slow to catch a fast stream mid-way.
+/// Waits, inside the page, for the first rows to show, then presses Cancel at once (or, with
+/// the argument `"escape"`, the Escape key): a WebDriver round trip per poll would be too
+/// slow to catch a fast stream mid-way.
 const CANCEL_ON_FIRST_ROWS: &str = r#"
     const done = arguments[arguments.length - 1];
+    const how = arguments[0];
     const q = (id) => document.querySelector(`[data-testid="${id}"]`);
     const check = () => {
         const rows = Number(q('row-count')?.textContent.trim()) || 0;
         const status = q('status')?.textContent.trim();
         if (status !== 'streaming') { observer.disconnect(); done(['ended', status, rows]); return; }
-        if (rows > 0) { observer.disconnect(); q('cancel').click(); done(['cancelled at', status, rows]); }
+        if (rows > 0) {
+            observer.disconnect();
+            if (how === 'escape') {
+                q('table-scroll').dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }));
+            } else {
+                q('cancel').click();
+            }
+            done(['cancelled at', status, rows]);
+        }
     };
     const observer = new MutationObserver(check);
     observer.observe(document.body, { subtree: true, childList: true, characterData: true });
@@ -155,6 +165,44 @@ async fn cancel_stops_the_query_on_the_server() {
     });
     assert!(stopped.await, "the server's query kept running after cancel");
     assert!(app.metric("rowstream_rows_read_total").await < 1_000_000);
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_a_phones_width_enter_starts_and_escape_cancels() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    let app = viewer_app(Backend::Postgres, 300_000).await;
+    let browser = Browser::start().await;
+    browser.client.set_window_size(390, 844).await.expect("a phone's width");
+    open(&browser, &app).await;
+    // Enter in a field submits the controls: Start.
+    set_limit(&browser, "50").await;
+    browser
+        .client
+        .find(fantoccini::Locator::Css("[data-testid=\"limit\"]"))
+        .await
+        .expect("limit")
+        .send_keys("\u{E007}")
+        .await
+        .expect("Enter");
+    assert_eq!(browser.wait_status(&["done", "failed", "cancelled"], Duration::from_secs(20)).await, "done");
+    assert_eq!(browser.text("row-count").await, "50");
+    // The page does not scroll sideways; the table does.
+    let widths: (f64, f64, f64, f64) = serde_json::from_value(
+        browser
+            .js("const el = document.querySelector('[data-testid=\"table-scroll\"]'); \
+                 return [document.documentElement.scrollWidth, window.innerWidth, el.scrollWidth, el.clientWidth];")
+            .await,
+    )
+    .unwrap();
+    assert!(widths.0 <= widths.1 + 1.0, "the page overflows sideways: {widths:?}");
+    assert!(widths.2 > widths.3, "the table scrolls sideways: {widths:?}");
+    browser.screenshot("viewer-phone.png").await;
+    // Escape cancels a running stream.
+    start_streaming_all(&browser).await;
+    let outcome = browser.client.execute_async(CANCEL_ON_FIRST_ROWS, vec!["escape".into()]).await.expect("script");
+    assert_eq!(outcome[0], "cancelled at", "{outcome}");
+    assert_eq!(browser.wait_status(&["cancelled", "done", "failed"], Duration::from_secs(10)).await, "cancelled");
     browser.close().await;
 }
 

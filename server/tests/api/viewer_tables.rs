@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::browser::Browser;
 use crate::helpers::*;
-use crate::tables::exec;
+use crate::tables::{app_with, exec, PG_ALL_TYPES};
 use crate::viewer::ONE_BROWSER_AT_A_TIME;
 
 const PG_TYPED: &str = r#"CREATE TABLE typed (id integer PRIMARY KEY, name text, note text, amount numeric,
@@ -69,6 +69,109 @@ async fn api_ids(browser: &Browser, app: &TestApp) -> Vec<i64> {
         .collect()
 }
 
+/// Every rendered cell, scrolling the table sideways across all its columns: column name →
+/// per row, (text, NULL?).
+const ALL_CELLS: &str = r#"
+    const done = arguments[arguments.length - 1];
+    const el = document.querySelector('[data-testid="table-scroll"]');
+    const frame = () => new Promise(r => requestAnimationFrame(() => r()));
+    const seen = {};
+    (async () => {
+        for (let left = 0; ; left += el.clientWidth / 2) {
+            el.scrollLeft = left;
+            await frame(); await frame();
+            for (const c of document.querySelectorAll('[data-testid="cell"]')) {
+                const row = Number(c.closest('[data-testid="row"]').getAttribute('aria-rowindex')) - 2;
+                (seen[c.dataset.column] ??= [])[row] = [c.textContent, c.dataset.null === 'true'];
+            }
+            if (left >= el.scrollWidth) break;
+        }
+        el.scrollLeft = 0;
+        done(seen);
+    })();
+"#;
+
+/// What each cell must show for the API's answer to the request in the curl line (a
+/// relation's rows, all columns), read with the reader the viewer uses: NULL as `NULL`,
+/// strings unescaped, numbers as written, arrays and objects as their JSON text, a JSON
+/// column's string as JSON.
+async fn api_cells(browser: &Browser, app: &TestApp) -> std::collections::BTreeMap<String, Vec<(String, bool)>> {
+    use shared::{RowReader, RowSink, RowValue};
+    struct Cells<'n> {
+        names: &'n [String],
+        json: Vec<bool>,
+        out: std::collections::BTreeMap<String, Vec<(String, bool)>>,
+    }
+    impl<'a> RowSink<'a> for Cells<'_> {
+        fn value(&mut self, column: usize, value: RowValue<'a>) {
+            let text = match value {
+                RowValue::Null => ("NULL".to_owned(), true),
+                RowValue::Bool(b) => (b.to_string(), false),
+                RowValue::Number(n) | RowValue::Nested(n) => (n.to_owned(), false),
+                RowValue::String(s) if self.json[column] => (Value::from(s.as_ref()).to_string(), false),
+                RowValue::String(s) => (s.into_owned(), false),
+            };
+            self.out.entry(self.names[column].clone()).or_default().push(text);
+        }
+        fn restart(&mut self) {
+            panic!("the server writes the canonical form");
+        }
+    }
+    let command = browser.text("curl-command").await;
+    let url = command.rsplit_once('\'').map(|(head, _)| head).and_then(|h| h.rsplit_once('\'')).expect("quoted").1;
+    let path = url.strip_prefix(&format!("http://{}", app.addr)).expect("same origin");
+    let (_, body) = app.body(path).await;
+    // The columns, in order, and which are JSON, from the relation's schema.
+    let relation = path.strip_prefix("/api/tables/").and_then(|p| p.split('/').next()).expect("a relation's rows");
+    let (_, schema) = app.body(&format!("/api/tables/{relation}")).await;
+    let schema: shared::Relation = serde_json::from_str(&schema).expect("the relation");
+    let names: Vec<String> = schema.columns.iter().map(|c| c.name.clone()).collect();
+    let json = schema
+        .columns
+        .iter()
+        .map(|c| matches!(c.column_type, shared::ColumnType::Json | shared::ColumnType::Jsonb))
+        .collect();
+    let reader = RowReader::new(&names);
+    let mut cells = Cells { names: &names, json, out: Default::default() };
+    for line in body.lines().filter(|l| !shared::is_control_line(l.as_bytes())) {
+        reader.read(line.as_bytes(), &mut cells).expect("a row line");
+    }
+    cells.out
+}
+
+/// Checks every cell of the table against the API's answer, column by column.
+async fn assert_cells_match_the_api(browser: &Browser, app: &TestApp) {
+    let shown: std::collections::BTreeMap<String, Vec<(String, bool)>> =
+        serde_json::from_value(browser.client.execute_async(ALL_CELLS, vec![]).await.expect("cells")).unwrap();
+    let expected = api_cells(browser, app).await;
+    assert_eq!(shown.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "every column was seen");
+    for (column, cells) in &expected {
+        assert_eq!(&shown[column], cells, "column {column}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_type_shows_as_the_api_sends_it() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    let app = app_with(Backend::Postgres, PG_ALL_TYPES).await;
+    let browser = Browser::start().await;
+    open_at(&browser, &app, "relation=all_types").await;
+    assert_eq!(ended(&browser).await, "done");
+    assert_cells_match_the_api(&browser, &app).await;
+    // Spot checks of the rule the comparison applies.
+    let t = cells(&browser, "t").await;
+    assert_eq!((t[1].0.as_str(), t[1].1, t[2].0.as_str(), t[2].1), ("NULL", true, "null", false));
+    browser.screenshot("viewer-tables-all-types.png").await;
+    browser.close().await;
+
+    let app = app_with(Backend::Sqlite, SQLITE_TYPED).await;
+    let browser = Browser::start().await;
+    open_at(&browser, &app, "relation=typed").await;
+    assert_eq!(ended(&browser).await, "done");
+    assert_cells_match_the_api(&browser, &app).await;
+    browser.close().await;
+}
+
 /// Sets a `<select>` or `<input>` the way a user does (value, then `input` and `change`).
 pub async fn set_value(browser: &Browser, testid: &str, value: &str) {
     let script = format!(
@@ -101,9 +204,7 @@ async fn add_filter(browser: &Browser, column: &str, op: &str, value: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_table_typed_sorted_filtered_and_restored_on_postgres() {
     let _one = ONE_BROWSER_AT_A_TIME.lock().await;
-    let db = TestDb::new(Backend::Postgres).await;
-    exec(&db, PG_TYPED).await;
-    let app = spawn_app_on(db, |_| {}).await;
+    let app = app_with(Backend::Postgres, PG_TYPED).await;
     let browser = Browser::start().await;
     // The address names the relation: the page loads its schema and runs it.
     open_at(&browser, &app, "relation=typed").await;
@@ -307,5 +408,28 @@ async fn a_view_of_45_columns_scrolls_sideways_with_a_bounded_dom() {
     let last = cells(&browser, "c45").await;
     assert_eq!(last.last().map(|c| c.0.as_str()), Some("225000"), "row 5000 × 45");
     browser.screenshot("viewer-tables-45-columns.png").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_403_from_the_role_claim_is_shown() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    let db = TestDb::new(Backend::Postgres).await;
+    exec(&db, PG_TYPED).await;
+    // Each request runs as the token's role; the test token has no role claim.
+    let app = spawn_app_on(db, |c| c.jwt_role_claim = Some("role".into())).await;
+    let browser = Browser::start().await;
+    open_at(&browser, &app, "relation=typed").await;
+    let mut notice = String::new();
+    for _ in 0..100 {
+        notice =
+            serde_json::from_value(browser.js("return document.querySelector('.notice').textContent;").await).unwrap();
+        if !notice.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(notice.contains("403") && notice.contains("forbidden_role"), "{notice}");
+    browser.screenshot("viewer-tables-403.png").await;
     browser.close().await;
 }
