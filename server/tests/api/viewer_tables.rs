@@ -355,6 +355,15 @@ async fn any_table_on_sqlite_and_a_saved_query_with_its_parameters() {
         ["\\x00ff", "NULL", "\\x"]
     );
     assert_eq!(cells(&browser, "amount").await[1].0, "-1e300");
+    // Sorting and filtering on SQLite, against the API's answer for the same request.
+    click_header(&browser, "amount").await;
+    assert_eq!(ended(&browser).await, "done");
+    assert_eq!(ids(&browser).await, [2, 3, 1]);
+    assert_eq!(ids(&browser).await, api_ids(&browser, &app).await);
+    add_filter(&browser, "note", "is", "null").await;
+    assert_eq!(ended(&browser).await, "done");
+    assert_eq!(ids(&browser).await, [1]);
+    assert_eq!(ids(&browser).await, api_ids(&browser, &app).await);
     browser.screenshot("viewer-tables-sqlite.png").await;
 
     // The saved query asks for its parameter.
