@@ -77,18 +77,26 @@ async fn a_database_failure_mid_stream_never_looks_complete() {
         let app = spawn_app(backend, 300_000).await;
         let mut raw = app.raw("/api/messages", Some(4096)).await;
         assert!(matches!(raw.next_chunk().await, ChunkEvent::Chunk(_)));
-        // Kill the backend serving this stream, as a failover or an admin would.
+        // Kill the backend serving this stream, as a failover or an admin would: the one
+        // reading `messages` (not a pool connection being primed with EXPLAIN, nor a catalog
+        // read), once its query runs.
         let schema = app.db.schema.clone().unwrap();
-        let mut pg = sqlx::PgConnection::connect(&postgres_base_url()).await.unwrap();
-        let killed: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND state = 'active') t",
-        )
-        .bind(&schema)
-        .fetch_one(&mut pg)
-        .await
-        .unwrap();
-        assert_eq!(killed, 1, "{backend:?}");
-        let (rest, complete) = raw.chunks().await;
+        let killed = eventually(Duration::from_secs(10), Duration::from_millis(20), || async {
+            let mut pg = sqlx::PgConnection::connect(&postgres_base_url()).await.unwrap();
+            let killed: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = $1 AND state = 'active' \
+                 AND query LIKE '%FROM messages%' AND query NOT LIKE 'EXPLAIN%') t",
+            )
+            .bind(&schema)
+            .fetch_one(&mut pg)
+            .await
+            .unwrap();
+            killed == 1
+        });
+        assert!(killed.await, "{backend:?}: the stream's backend was never seen running");
+        let (rest, complete) =
+            tokio::time::timeout(Duration::from_secs(60), raw.chunks()).await.expect("the aborted stream ends");
         assert!(!complete, "{backend:?}: an aborted stream must not end with the terminating chunk");
         let body = String::from_utf8(rest.concat()).unwrap();
         let last = body.lines().last().unwrap_or("");
