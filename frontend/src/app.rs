@@ -111,19 +111,13 @@ pub fn App() -> impl IntoView {
             prompt.set(Some("A token is needed to load rows.".into()));
             return;
         };
-        let (l, b) = match limits(&limit.get_untracked(), &batch.get_untracked()) {
-            Ok(parsed) => parsed,
-            Err(problem) => {
-                input_error.set(Some(problem));
-                return;
-            }
-        };
-        view.update(|v| {
-            v.mode = mode.get_untracked();
-            v.limit = l;
-            v.batch = b;
-        });
-        let v = view.get_untracked();
+        if let Err(problem) = limits(&limit.get_untracked(), &batch.get_untracked()) {
+            input_error.set(Some(problem));
+            return;
+        }
+        // The fields are valid: the view with them is `current`'s.
+        let v = current.get_untracked();
+        view.set(v.clone());
         let (Some(source), Some(url)) = (v.source.clone(), v.api_url(Format::Ndjson)) else {
             input_error.set(Some("Pick a table, view or saved query first.".into()));
             return;
@@ -150,15 +144,7 @@ pub fn App() -> impl IntoView {
                     let known = wanted.as_ref().is_some_and(|s| loaded.columns(s).is_some());
                     if !known {
                         let source = loaded.default_source();
-                        view.update(|v| {
-                            *v = ViewState {
-                                source,
-                                mode: v.mode,
-                                limit: v.limit,
-                                batch: v.batch,
-                                ..ViewState::default()
-                            }
-                        });
+                        view.update(|v| *v = v.for_source(source, Vec::new()));
                     }
                     let columns =
                         view.with_untracked(|v| v.source.as_ref().map(|s| loaded.selected_columns(s, &v.select)));
@@ -191,16 +177,7 @@ pub fn App() -> impl IntoView {
             }),
             RowSource::Relation(_) => Vec::new(),
         };
-        view.update(|v| {
-            *v = ViewState {
-                source: Some(source.clone()),
-                mode: v.mode,
-                limit: v.limit,
-                batch: v.batch,
-                params: defaults,
-                ..ViewState::default()
-            }
-        });
+        view.update(|v| *v = v.for_source(Some(source.clone()), defaults));
         runner.cancel();
         let columns = catalog.with_untracked(|c| c.as_ref().map(|c| c.selected_columns(&source, &[])));
         selected.set(None);

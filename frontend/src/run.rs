@@ -175,13 +175,22 @@ impl Runner {
         if self.is_running() {
             return;
         }
-        self.store.set_value(RowStore::new(&columns));
-        self.columns.set(columns);
-        self.generation.update(|g| *g += 1);
+        let generation = self.generation.get_untracked() + 1;
+        self.replace_rows(&columns, generation, Status::Idle);
+    }
+
+    /// Empties the store for rows of `columns`, and the signals with it, for run
+    /// `generation` (or a picked relation) in `status`.
+    fn replace_rows(self, columns: &[Column], generation: u64, status: Status) {
+        self.store.set_value(RowStore::new(columns));
+        if self.columns.with_untracked(|c| c.as_slice() != columns) {
+            self.columns.set(columns.to_vec());
+        }
+        self.generation.set(generation);
         self.rows.set(0);
         self.stats.set(Stats::default());
         self.reason.set(None);
-        self.status.set(Status::Idle);
+        self.status.set(status);
     }
 
     /// Starts a run; a run still going is cancelled first (its rows are replaced).
@@ -204,7 +213,6 @@ impl Runner {
                 return;
             }
         };
-        self.store.set_value(RowStore::new(&request.columns));
         self.live.set_value(Some(Live {
             id,
             mode: request.mode,
@@ -219,14 +227,7 @@ impl Runner {
             rows: 0,
             bytes: 0,
         }));
-        self.generation.set(id);
-        if self.columns.with_untracked(|c| *c != request.columns) {
-            self.columns.set(request.columns.clone());
-        }
-        self.rows.set(0);
-        self.stats.set(Stats::default());
-        self.reason.set(None);
-        self.status.set(Status::Streaming);
+        self.replace_rows(&request.columns, id, Status::Streaming);
         spawn_local(self.frame_loop(id));
         let names: Vec<String> = request.columns.iter().map(|c| c.name.clone()).collect();
         spawn_local(async move {

@@ -15,8 +15,8 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    AbortController, AbortSignal, Headers, MessageChannel, ReadableStreamDefaultReader, ReadableStreamReadResult,
-    RequestCache, RequestInit, Response,
+    AbortSignal, Headers, MessageChannel, ReadableStreamDefaultReader, ReadableStreamReadResult, RequestCache,
+    RequestInit, Response,
 };
 
 /// A failed request or read.
@@ -74,17 +74,31 @@ pub struct Pending(Promise);
 /// Sends `GET url` with the token at once: the request leaves before the page spends any
 /// time re-rendering for the new run.
 pub fn send(url: &str, token: &str, signal: &AbortSignal) -> Result<Pending, FetchError> {
-    send_accepting(url, token, signal, "application/x-ndjson")
+    request(url, token, "application/x-ndjson", None, Some(signal))
 }
 
-fn send_accepting(url: &str, token: &str, signal: &AbortSignal, accept: &str) -> Result<Pending, FetchError> {
+/// Sends a request with the token: `GET`, or `POST` with a JSON `body`.
+fn request(
+    url: &str,
+    token: &str,
+    accept: &str,
+    body: Option<&str>,
+    signal: Option<&AbortSignal>,
+) -> Result<Pending, FetchError> {
     let headers = Headers::new().map_err(FetchError::from_js)?;
     headers.set("Authorization", &format!("Bearer {token}")).map_err(FetchError::from_js)?;
     headers.set("Accept", accept).map_err(FetchError::from_js)?;
     let init = RequestInit::new();
-    init.set_method("GET");
+    match body {
+        Some(body) => {
+            headers.set("Content-Type", "application/json").map_err(FetchError::from_js)?;
+            init.set_method("POST");
+            init.set_body(&JsValue::from_str(body));
+        }
+        None => init.set_method("GET"),
+    }
     init.set_headers(&headers);
-    init.set_signal(Some(signal));
+    init.set_signal(signal);
     init.set_cache(RequestCache::NoStore);
     let window = web_sys::window().ok_or_else(|| FetchError::Network("no window".into()))?;
     Ok(Pending(window.fetch_with_str_and_init(url, &init)))
@@ -92,13 +106,7 @@ fn send_accepting(url: &str, token: &str, signal: &AbortSignal, accept: &str) ->
 
 /// `GET url` with the token, its JSON body read as `T` (the schema endpoints).
 pub async fn get_json<T: serde::de::DeserializeOwned>(url: &str, token: &str) -> Result<T, FetchError> {
-    let controller = AbortController::new().map_err(FetchError::from_js)?;
-    let pending = send_accepting(url, token, &controller.signal(), "application/json")?;
-    let response = pending.response().await?;
-    let promise = response.array_buffer().map_err(FetchError::from_js)?;
-    let buffer = JsFuture::from(promise).await.map_err(FetchError::from_js)?;
-    serde_json::from_slice(&Uint8Array::new(&buffer).to_vec())
-        .map_err(|e| FetchError::Network(format!("{url} answered with unexpected JSON: {e}")))
+    request(url, token, "application/json", None, None)?.json(url).await
 }
 
 /// `POST url` with `body` as JSON and the token; the JSON answer read as `T`.
@@ -109,21 +117,7 @@ pub async fn post_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
 ) -> Result<T, FetchError> {
     let text =
         serde_json::to_string(body).map_err(|e| FetchError::Network(format!("cannot encode the request: {e}")))?;
-    let headers = Headers::new().map_err(FetchError::from_js)?;
-    headers.set("Authorization", &format!("Bearer {token}")).map_err(FetchError::from_js)?;
-    headers.set("Accept", "application/json").map_err(FetchError::from_js)?;
-    headers.set("Content-Type", "application/json").map_err(FetchError::from_js)?;
-    let init = RequestInit::new();
-    init.set_method("POST");
-    init.set_headers(&headers);
-    init.set_body(&JsValue::from_str(&text));
-    init.set_cache(RequestCache::NoStore);
-    let window = web_sys::window().ok_or_else(|| FetchError::Network("no window".into()))?;
-    let response = Pending(window.fetch_with_str_and_init(url, &init)).response().await?;
-    let promise = response.array_buffer().map_err(FetchError::from_js)?;
-    let buffer = JsFuture::from(promise).await.map_err(FetchError::from_js)?;
-    serde_json::from_slice(&Uint8Array::new(&buffer).to_vec())
-        .map_err(|e| FetchError::Network(format!("{url} answered with unexpected JSON: {e}")))
+    request(url, token, "application/json", Some(&text), None)?.json(url).await
 }
 
 impl Pending {
@@ -137,6 +131,15 @@ impl Pending {
             .dyn_into::<ReadableStreamDefaultReader>()
             .map_err(|_| FetchError::Network("the body has no default reader".into()))?;
         Ok(BodyReader { reader })
+    }
+
+    /// The whole answer read as JSON (`url` names it in the error).
+    async fn json<T: serde::de::DeserializeOwned>(self, url: &str) -> Result<T, FetchError> {
+        let response = self.response().await?;
+        let promise = response.array_buffer().map_err(FetchError::from_js)?;
+        let buffer = JsFuture::from(promise).await.map_err(FetchError::from_js)?;
+        serde_json::from_slice(&Uint8Array::new(&buffer).to_vec())
+            .map_err(|e| FetchError::Network(format!("{url} answered with unexpected JSON: {e}")))
     }
 
     /// The response once its status line and headers are in; an error status is an error.

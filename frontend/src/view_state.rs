@@ -160,6 +160,12 @@ impl ViewState {
         view
     }
 
+    /// A fresh view of `source` (no columns chosen, no filters, no order; `params` for a saved
+    /// query) that keeps this one's mode, limit and batch.
+    pub fn for_source(&self, source: Option<RowSource>, params: Vec<(String, String)>) -> ViewState {
+        ViewState { source, mode: self.mode, limit: self.limit, batch: self.batch, params, ..ViewState::default() }
+    }
+
     /// Clicking a column's header: asc → desc → off. `add` (shift-click) keeps the other
     /// sort columns; otherwise this column becomes the only one.
     pub fn toggle_sort(&mut self, column: &str, add: bool) {

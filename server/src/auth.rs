@@ -282,13 +282,7 @@ fn attachment_name(path: &str, content_type: Option<&HeaderValue>) -> String {
         .collect();
     let media = content_type.and_then(|v| v.to_str().ok()).unwrap_or("");
     let extension =
-        shared::Format::ALL.into_iter().find(|f| media.starts_with(f.media_type())).map_or("bin", |f| match f {
-            shared::Format::Ndjson => "ndjson",
-            shared::Format::Csv => "csv",
-            shared::Format::Json => "json",
-            shared::Format::Text => "txt",
-            shared::Format::Arrow => "arrows",
-        });
+        shared::Format::ALL.into_iter().find(|f| media.starts_with(f.media_type())).map_or("bin", |f| f.extension());
     format!("{name}.{extension}")
 }
 

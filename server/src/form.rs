@@ -92,6 +92,18 @@ where
     }
 }
 
+/// A JSON body's whole bytes (at most `limit`): 415 unless `Content-Type` is
+/// `application/json`, 413 past the limit.
+pub async fn read_json_body(headers: &axum::http::HeaderMap, body: Body, limit: u64) -> Result<Bytes, AppError> {
+    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !content_type.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json") {
+        return Err(AppError::UnsupportedMediaType(format!(
+            "expected a JSON body (Content-Type application/json), got {content_type:?}"
+        )));
+    }
+    read_limited(body, limit).await
+}
+
 /// Reads the whole body, failing with 413 as soon as it passes `limit` bytes.
 pub async fn read_limited(body: Body, limit: u64) -> Result<Bytes, AppError> {
     let mut stream = body.into_data_stream();

@@ -41,6 +41,17 @@ impl Format {
         Format::ALL.into_iter().find(|f| f.as_str() == value)
     }
 
+    /// The file name extension of a download in this format.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Ndjson => "ndjson",
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Text => "txt",
+            Format::Arrow => "arrows",
+        }
+    }
+
     /// The media type it is served as (and recognised by in `Accept`).
     pub fn media_type(self) -> &'static str {
         match self {

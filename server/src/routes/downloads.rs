@@ -5,14 +5,13 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Extension, State};
-use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderMap;
 use axum::Json;
 use shared::{DownloadLink, DownloadRequest, DOWNLOAD_LINK_SECONDS, DOWNLOAD_PARAM};
 
 use crate::auth::{Claims, JwtKeys};
 use crate::error::AppError;
-use crate::form::{read_limited, FormLimits};
+use crate::form::{read_json_body, FormLimits};
 
 /// The longest path a link is made for: the server's own URI limit is the real bound.
 const MAX_PATH_BYTES: usize = 16 * 1024;
@@ -35,13 +34,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<DownloadLink>, AppError> {
-    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !content_type.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json") {
-        return Err(AppError::UnsupportedMediaType(format!(
-            "expected a JSON body (Content-Type application/json), got {content_type:?}"
-        )));
-    }
-    let body = read_limited(body, limits.max_body).await?;
+    let body = read_json_body(&headers, body, limits.max_body).await?;
     let request: DownloadRequest = serde_json::from_slice(&body)
         .map_err(|e| AppError::bad_parameter("body", format!("body: expected {{\"path\": \"/api/…\"}}: {e}")))?;
     if !linkable(&request.path) {

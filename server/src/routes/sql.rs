@@ -12,7 +12,6 @@
 
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use shared::SqlRequest;
@@ -22,7 +21,7 @@ use super::{rows_response, AppState};
 use crate::auth::RequestRole;
 use crate::db::read::StatementReader;
 use crate::error::AppError;
-use crate::form::read_limited;
+use crate::form::read_json_body;
 use crate::params::parse_query;
 use crate::source::adhoc::AdHoc;
 use crate::source::{checked, wrapped, Dialect};
@@ -40,13 +39,7 @@ pub async fn sql(
         ));
     }
     let params = parse_query(query.as_deref(), &headers, false)?;
-    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !content_type.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json") {
-        return Err(AppError::UnsupportedMediaType(format!(
-            "expected a JSON body (Content-Type application/json), got {content_type:?}"
-        )));
-    }
-    let body = read_limited(body, state.forms.max_body).await?;
+    let body = read_json_body(&headers, body, state.forms.max_body).await?;
     let request: SqlRequest = serde_json::from_slice(&body).map_err(|e| {
         AppError::bad_parameter("body", format!("body: expected {{\"sql\": \"…\", \"params\": {{…}}}}: {e}"))
     })?;

@@ -55,14 +55,19 @@ async fn ids(browser: &Browser) -> Vec<i64> {
     cells(browser, "id").await.iter().map(|(text, _, _)| text.parse().expect("an id")).collect()
 }
 
-/// The ids the API answers for the request the page shows as curl (its path and query).
-async fn api_ids(browser: &Browser, app: &TestApp) -> Vec<i64> {
+/// The request the page shows as curl (its path and query); the command never carries the
+/// token.
+async fn curl_path(browser: &Browser, app: &TestApp) -> String {
     let command = browser.text("curl-command").await;
     assert!(command.starts_with("curl -N -H \"Authorization: Bearer $ROWSTREAM_TOKEN\" '"), "{command}");
     assert!(!command.contains(&app.token), "the command must not carry the token");
     let url = command.rsplit_once('\'').map(|(head, _)| head).and_then(|h| h.rsplit_once('\'')).expect("quoted").1;
-    let path = url.strip_prefix(&format!("http://{}", app.addr)).expect("same origin");
-    let (_, body) = app.body(path).await;
+    url.strip_prefix(&format!("http://{}", app.addr)).expect("same origin").to_owned()
+}
+
+/// The ids the API answers for the request the page shows as curl.
+async fn api_ids(browser: &Browser, app: &TestApp) -> Vec<i64> {
+    let (_, body) = app.body(&curl_path(browser, app).await).await;
     body.lines()
         .filter(|line| !shared::is_control_line(line.as_bytes()))
         .map(|line| serde_json::from_str::<Value>(line).expect("row")["id"].as_i64().expect("id"))
@@ -117,10 +122,8 @@ async fn api_cells(browser: &Browser, app: &TestApp) -> std::collections::BTreeM
             panic!("the server writes the canonical form");
         }
     }
-    let command = browser.text("curl-command").await;
-    let url = command.rsplit_once('\'').map(|(head, _)| head).and_then(|h| h.rsplit_once('\'')).expect("quoted").1;
-    let path = url.strip_prefix(&format!("http://{}", app.addr)).expect("same origin");
-    let (_, body) = app.body(path).await;
+    let path = curl_path(browser, app).await;
+    let (_, body) = app.body(&path).await;
     // The columns, in order, and which are JSON, from the relation's schema.
     let relation = path.strip_prefix("/api/tables/").and_then(|p| p.split('/').next()).expect("a relation's rows");
     let (_, schema) = app.body(&format!("/api/tables/{relation}")).await;
