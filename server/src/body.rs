@@ -35,8 +35,7 @@ use tracing::Instrument;
 
 use crate::catch_panic::log_panic;
 use crate::db::resume::{Park, Unparkable};
-use crate::db::rows::MessageItem;
-use crate::encode::{BodyFormat, ChunkEncoder, Encoder};
+use crate::encode::{ChunkEncoder, SeedLinesEncoder};
 use crate::error::AppError;
 use crate::metrics::{Metrics, StreamOutcome, StreamTracker};
 
@@ -100,22 +99,18 @@ pub struct StreamAborted {
     source: AppError,
 }
 
-/// Streams `rows` as they come. The query's first row (or its error) is awaited before the
-/// status line, so a query that fails at once still gets a proper error status.
-pub async fn streamed<S>(
-    rows: S,
-    format: BodyFormat,
-    batch: u32,
-    settings: &StreamSettings,
-) -> Result<Response, AppError>
+/// Streams the seed API's `rows` as they come (`/chunked`), one `object_id` line per row
+/// (see [`streamed_with`]).
+pub async fn streamed<S>(rows: S, batch: u32, settings: &StreamSettings) -> Result<Response, AppError>
 where
     S: Stream<Item = Result<Message, crate::db::RowStreamError>> + Send + 'static,
 {
-    let rows = Unparkable::new(rows.map_ok(MessageItem::Row));
-    streamed_with(rows, |capacity| Encoder::new(format, capacity), batch, settings).await
+    streamed_with(Unparkable::new(rows), SeedLinesEncoder::new, batch, settings).await
 }
 
-/// [`streamed`] for any row stream and encoder: `encoder(capacity)` makes the encoder.
+/// Streams `rows` as they come: `encoder(capacity)` makes the encoder. The query's first
+/// row (or its error) is awaited before the status line, so a query that fails at once
+/// still gets a proper error status.
 ///
 /// The body encodes as hyper polls it, which it does only when the socket has room. While
 /// the body waits at a chunk, the row stream sits in a [`ParkingSlot`]; a parkable stream
@@ -303,16 +298,16 @@ async fn watch<S: Park>(slot: std::sync::Weak<std::sync::Mutex<Waiting<S>>>, aft
     }
 }
 
-/// Collects every row, encodes them all, then sends one body with a `Content-Length`.
-pub async fn buffered<S>(rows: S, format: BodyFormat, settings: &StreamSettings) -> Result<Response, AppError>
+/// Collects the seed API's `rows`, encodes them all, then sends one body with a
+/// `Content-Length` (`/standard`, see [`buffered_with`]).
+pub async fn buffered<S>(rows: S, settings: &StreamSettings) -> Result<Response, AppError>
 where
     S: Stream<Item = Result<Message, crate::db::RowStreamError>> + Send + 'static,
 {
-    let rows = rows.map_ok(MessageItem::Row);
-    buffered_with(rows, |capacity| Encoder::new(format, capacity), settings).await
+    buffered_with(rows, SeedLinesEncoder::new, settings).await
 }
 
-/// [`buffered`] for any row stream and encoder; the encoder's final headers (a `next`
+/// Collects every row, encodes them all, then sends one body with a `Content-Length`; the encoder's final headers (a `next`
 /// token) are sent with the body.
 pub async fn buffered_with<S, E, X>(
     rows: S,

@@ -39,7 +39,6 @@ pub fn query_params(data: &[u8]) {
     if let Ok(value) = HeaderValue::from_str(accept) {
         headers.insert(axum::http::header::ACCEPT, value);
     }
-    let _ = params::parse_api(Some(query), &headers);
     let _ = params::parse_table(Some(query), &headers);
     let _ = params::parse_query(Some(query), &headers, true);
     let _ = params::parse_seed(Some(query), SeedEndpoint::Standard);

@@ -9,15 +9,6 @@ use shared::{Format, Mode, BATCH_MAX};
 use crate::db::rows::RowRange;
 use crate::error::AppError;
 
-/// The parameters of `/api/messages`, resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ApiParams {
-    pub mode: Mode,
-    pub format: Format,
-    pub range: RowRange,
-    pub batch: Option<u32>,
-}
-
 /// The parameters of the seed-compatible `/standard` and `/chunked`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SeedParams {
@@ -25,19 +16,11 @@ pub struct SeedParams {
     pub batch: Option<u32>,
 }
 
-const API_NAMES: &[&str] = &["mode", "format", "limit", "after", "batch"];
 /// Which seed endpoint: `/standard` has no batches, so it takes no `batch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SeedEndpoint {
     Standard,
     Chunked,
-}
-
-pub fn parse_api(query: Option<&str>, headers: &HeaderMap) -> Result<ApiParams, AppError> {
-    let raw = RawParams::parse(query, API_NAMES)?;
-    let mode = parse_mode(raw.get("mode"))?;
-    let format = parse_format(raw.get("format"), headers)?;
-    Ok(ApiParams { mode, format, range: raw.range()?, batch: raw.batch()? })
 }
 
 fn parse_mode(value: Option<&str>) -> Result<Mode, AppError> {
@@ -60,9 +43,10 @@ fn parse_format(value: Option<&str>, headers: &HeaderMap) -> Result<Format, AppE
     }
 }
 
-/// The parameters of `/api/tables/{name}/rows`: those of `/api/messages` (but `after` is a
-/// token or key value, parsed against the relation), `select`, `order`, and every other
-/// name as a filter on the column of that name (checked against the relation later).
+/// The parameters of `/api/tables/{name}/rows` (and `/api/messages`): `mode`, `format` (or
+/// `Accept`), `limit`, `batch`, `after` (a token or key value, parsed against the relation),
+/// `select`, `order`, and every other name as a filter on the column of that name (checked
+/// against the relation later).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TableParams {
     pub mode: Mode,
@@ -297,24 +281,25 @@ mod tests {
 
     #[test]
     fn parses_every_parameter() {
-        let p = parse_api(Some("mode=buffered&format=csv&limit=5&after=-3&batch=7"), &HeaderMap::new()).unwrap();
+        let p = parse_table(Some("mode=buffered&format=csv&limit=5&after=-3&batch=7"), &HeaderMap::new()).unwrap();
         assert_eq!(p.mode, Mode::Buffered);
         assert_eq!(p.format, Format::Csv);
-        assert_eq!(p.range, RowRange { after: Some(-3), limit: Some(5) });
+        assert_eq!((p.after.as_deref(), p.limit), (Some("-3"), Some(5)));
         assert_eq!(p.batch, Some(7));
+        let p = parse_seed(Some("limit=5&after=-3"), SeedEndpoint::Standard).unwrap();
+        assert_eq!(p.range, RowRange { after: Some(-3), limit: Some(5) });
     }
 
     #[test]
     fn names_the_bad_parameter() {
         let h = HeaderMap::new();
-        assert_eq!(parameter_of(parse_api(Some("limit=-1"), &h).unwrap_err()), "limit");
-        assert_eq!(parameter_of(parse_api(Some("after=x"), &h).unwrap_err()), "after");
-        assert_eq!(parameter_of(parse_api(Some("batch=0"), &h).unwrap_err()), "batch");
-        assert_eq!(parameter_of(parse_api(Some("batch=100001"), &h).unwrap_err()), "batch");
-        assert_eq!(parameter_of(parse_api(Some("mode=fast"), &h).unwrap_err()), "mode");
-        assert_eq!(parameter_of(parse_api(Some("format=xml"), &h).unwrap_err()), "format");
-        assert_eq!(parameter_of(parse_api(Some("limit=1&limit=2"), &h).unwrap_err()), "limit");
-        assert!(parse_api(Some("limt=1"), &h).unwrap_err().to_string().contains("limt"));
+        assert_eq!(parameter_of(parse_table(Some("limit=-1"), &h).unwrap_err()), "limit");
+        assert_eq!(parameter_of(parse_seed(Some("after=x"), SeedEndpoint::Chunked).unwrap_err()), "after");
+        assert_eq!(parameter_of(parse_table(Some("batch=0"), &h).unwrap_err()), "batch");
+        assert_eq!(parameter_of(parse_table(Some("batch=100001"), &h).unwrap_err()), "batch");
+        assert_eq!(parameter_of(parse_table(Some("mode=fast"), &h).unwrap_err()), "mode");
+        assert_eq!(parameter_of(parse_table(Some("format=xml"), &h).unwrap_err()), "format");
+        assert_eq!(parameter_of(parse_table(Some("limit=1&limit=2"), &h).unwrap_err()), "limit");
         assert_eq!(parameter_of(parse_seed(Some("format=csv"), SeedEndpoint::Chunked).unwrap_err()), "format");
         assert_eq!(parameter_of(parse_seed(Some("batch=5"), SeedEndpoint::Standard).unwrap_err()), "batch");
     }

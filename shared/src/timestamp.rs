@@ -108,7 +108,9 @@ impl Timestamp {
 const MIN_MICROS: i64 = -62_167_219_200 * MICROS_PER_SECOND;
 const MAX_MICROS: i64 = 253_402_300_800 * MICROS_PER_SECOND - 1;
 
-fn put_digits(dst: &mut [u8], mut value: u32) {
+/// Writes `value` as decimal digits filling `dst`, zero-padded on the left (the high digits
+/// that do not fit are dropped).
+pub fn put_digits(dst: &mut [u8], mut value: u32) {
     for slot in dst.iter_mut().rev() {
         *slot = b'0' + (value % 10) as u8;
         value /= 10;
@@ -142,7 +144,8 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+/// The proleptic Gregorian `(year, month, day)` of a day counted from 1970-01-01.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

@@ -8,12 +8,15 @@
 //! stops the query), and the next poll takes a connection from the pool again and resumes
 //! by key, exactly as a client resuming with `after=` would.
 //!
-//! [`ResumableMessages`]: `/api/messages`, resumed by id. Its head and bulk queries already
-//! read a snapshot each (see [`super::rows::stream_rows`]); a resumed part reads one more.
-//! Every row sent was committed, and every row committed before the stream began and still
-//! present is sent once, in id order. Streams that have no key to resume by (saved queries,
-//! ad-hoc SQL, relations without a primary key) and relation streams (which promise one
-//! snapshot for the whole stream) are [`Unparkable`]: they keep their connection.
+//! [`ResumableRows`]: a relation's rows (`/api/tables/{name}/rows`, `/api/messages`),
+//! resumed by the sort-column values of the last row sent, as `after=` would. Each part
+//! reads one snapshot: a stream that never parks reads one for all its rows; one that parks
+//! reads a new one from the row after its last, so every row sent was committed, and every
+//! row committed before the stream began and still present is sent once, in order
+//! (`--park-after 0s` keeps one snapshot per stream, and a connection per slow reader).
+//! Streams that have no key to resume by (saved queries, ad-hoc SQL, relations without a
+//! primary key, the seed's `/standard` and `/chunked`) are [`Unparkable`]: they keep their
+//! connection.
 
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -21,8 +24,11 @@ use std::task::{ready, Context, Poll};
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, Stream};
 
-use super::rows::{stream_messages, MessageItem, RowRange};
+use super::table_rows::{key_params, stream_table, TableItem};
 use super::{Connection, Database, RowStreamError};
+use crate::cell::Cell;
+use crate::source::keyset::{self, Key};
+use crate::source::query::Plan;
 use crate::source::role::Role;
 
 /// A row stream that can give its database connection back and resume later.
@@ -75,15 +81,21 @@ impl<S> Park for Unparkable<S> {
     }
 }
 
-/// The `messages` rows of a range (see [`stream_messages`]), resumable by id. `S` is the
-/// type of [`stream_messages`]'s stream, named by inference: a boxed `dyn Stream` here cost
-/// ~15% of the stream's time (every row through a virtual call, nothing inlined).
-pub struct ResumableMessages<S> {
+/// A relation's rows (see [`stream_table`]), resumable by key when the relation has a
+/// primary key. It sends each row's requested cells and keeps the sort-column values of the
+/// last one, which is where a part started after a park resumes (its `after=`), with the
+/// rows still wanted as its `limit`. `S` is the type of [`stream_table`]'s stream, named by
+/// inference: a boxed `dyn Stream` here cost ~15% of the stream's time (every row through a
+/// virtual call, nothing inlined).
+pub struct ResumableRows<S> {
     db: Database,
     role: Option<Role>,
-    /// What is left to send: strictly after the last row yielded, at most the rows still
-    /// wanted.
-    left: RowRange,
+    /// The request as it began.
+    plan: Plan,
+    /// Rows yielded so far.
+    sent: u64,
+    /// The sort-column cells of the last row yielded (empty before the first).
+    last_key: Vec<Cell>,
     current: Option<Pin<Box<S>>>,
     /// Takes a connection and starts the query again, after a park.
     reopen: Reopen<S>,
@@ -91,42 +103,56 @@ pub struct ResumableMessages<S> {
     ended: bool,
 }
 
-type Reopen<S> = fn(Database, RowRange, Option<Role>) -> BoxFuture<'static, Result<S, RowStreamError>>;
+/// Takes a connection and starts the rest of the stream after a park.
+type Reopen<S> = fn(Database, Plan, Option<Role>) -> BoxFuture<'static, Result<S, RowStreamError>>;
 
-/// Starts `range` on `connection` (taken by the handler, so that a busy pool is a 503
+/// Starts `plan` on `connection` (taken by the handler, so that a busy pool is a 503
 /// before the status line); later parts take theirs from `db`.
-pub async fn resumable_messages(
+pub fn resumable_rows(
     db: Database,
     connection: Connection,
-    range: RowRange,
+    plan: Plan,
     role: Option<Role>,
-) -> Result<ResumableMessages<impl Stream<Item = Result<MessageItem, RowStreamError>> + Send + 'static>, RowStreamError>
-{
-    let current = stream_messages(connection, range, role.as_ref()).await?;
+) -> ResumableRows<impl Stream<Item = Result<TableItem, RowStreamError>> + Send + 'static> {
+    let current = stream_table(connection, plan.clone(), role.clone());
     // The same function, so the same stream type as `current`.
-    let reopen: Reopen<_> = |db, range, role| {
+    let reopen: Reopen<_> = |db, plan, role| {
         async move {
             let connection = db.acquire().await?;
-            stream_messages(connection, range, role.as_ref()).await
+            Ok(stream_table(connection, plan, role))
         }
         .boxed()
     };
-    Ok(ResumableMessages {
+    ResumableRows {
         db,
         role,
-        left: range,
+        plan,
+        sent: 0,
+        last_key: Vec::new(),
         current: Some(Box::pin(current)),
         reopen,
         opening: None,
         ended: false,
-    })
+    }
 }
 
-impl<S> Stream for ResumableMessages<S>
+impl<S> ResumableRows<S> {
+    /// The request of the part that resumes after the last row yielded.
+    fn rest(&self) -> Result<Plan, RowStreamError> {
+        let mut plan = self.plan.clone();
+        if !self.last_key.is_empty() {
+            plan.request.after = Some(key_params(&plan, &self.last_key).map_err(RowStreamError::BadValue)?);
+        }
+        plan.request.limit = plan.request.limit.map(|l| l.saturating_sub(self.sent));
+        Ok(plan)
+    }
+}
+
+impl<S> Stream for ResumableRows<S>
 where
-    S: Stream<Item = Result<MessageItem, RowStreamError>> + Send + 'static,
+    S: Stream<Item = Result<TableItem, RowStreamError>> + Send + 'static,
 {
-    type Item = Result<MessageItem, RowStreamError>;
+    type Item = Result<TableItem, RowStreamError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
@@ -134,8 +160,18 @@ where
             return Poll::Ready(None);
         }
         if this.current.is_none() {
-            let (reopen, db, left, role) = (this.reopen, &this.db, this.left, &this.role);
-            let opening = this.opening.get_or_insert_with(|| reopen(db.clone(), left, role.clone()));
+            if this.opening.is_none() {
+                match this.rest() {
+                    Ok(plan) => this.opening = Some((this.reopen)(this.db.clone(), plan, this.role.clone())),
+                    Err(error) => {
+                        this.ended = true;
+                        return Poll::Ready(Some(Err(error)));
+                    }
+                }
+            }
+            let Some(opening) = this.opening.as_mut() else {
+                return Poll::Ready(None);
+            };
             let opened = ready!(opening.poll_unpin(cx));
             this.opening = None;
             match opened {
@@ -151,14 +187,19 @@ where
         };
         let mut item = ready!(current.as_mut().poll_next(cx));
         match &mut item {
-            Some(Ok(MessageItem::Row(row))) => {
-                this.left.after = Some(row.id);
-                this.left.limit = this.left.limit.map(|l| l.saturating_sub(1));
+            Some(Ok(TableItem::Row(cells))) => {
+                if this.plan.request.keyed() {
+                    this.last_key.clear();
+                    this.last_key.extend(this.plan.key_slots.iter().map(|slot| cells[*slot].clone()));
+                }
+                cells.truncate(this.plan.visible());
+                this.sent += 1;
             }
-            Some(Ok(MessageItem::End { cut, next })) => {
+            Some(Ok(TableItem::End { cut, next })) => {
                 // A part resumed with no rows left to send knows of none it sent itself.
-                if *cut && next.is_none() {
-                    *next = this.left.after;
+                if *cut && next.is_none() && !this.last_key.is_empty() {
+                    let keys = this.last_key.iter().map(Key::of).collect();
+                    *next = Some(keyset::encode(&this.plan.request, keys));
                 }
                 this.ended = true;
             }
@@ -168,13 +209,18 @@ where
     }
 }
 
-impl<S> Park for ResumableMessages<S> {
+impl<S> Park for ResumableRows<S> {
     fn park(&mut self) -> bool {
-        if self.ended || self.current.is_none() {
+        if self.ended || self.current.is_none() || !self.can_park() {
             return false;
         }
         // Dropping the stream closes its connection (`rows::CloseUnlessFinished`).
         self.current = None;
         true
+    }
+
+    /// Only a relation with a primary key has an order to resume in.
+    fn can_park(&self) -> bool {
+        self.plan.request.keyed()
     }
 }

@@ -23,18 +23,6 @@ use crate::cell::Cell;
 use crate::source::role::Role;
 use crate::source::Bind;
 
-/// What the `/api/messages` row stream yields ([`stream_messages`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MessageItem {
-    Row(Message),
-    /// The last item of a complete stream: whether `limit` cut the rows short, and then the
-    /// id of the last row sent (what `after=` takes to continue).
-    End {
-        cut: bool,
-        next: Option<i64>,
-    },
-}
-
 /// Which rows: `id > after`, in id order, at most `limit`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RowRange {
@@ -129,37 +117,6 @@ fn read_range(
         }
         connection.finished();
     }
-}
-
-/// The rows of `range` as the request's role (see [`stream_rows_as`]), then one
-/// [`MessageItem::End`] that says whether `range.limit` cut the rows short. One row more
-/// than the limit is read to know it (and not sent).
-pub async fn stream_messages(
-    connection: Connection,
-    range: RowRange,
-    role: Option<&Role>,
-) -> Result<impl Stream<Item = Result<MessageItem, RowStreamError>> + Send + 'static, RowStreamError> {
-    let limit = range.limit;
-    let probe = RowRange { after: range.after, limit: limit.map(|l| l.saturating_add(1)) };
-    let rows = stream_rows_as(connection, probe, role).await?;
-    Ok(async_stream::try_stream! {
-        futures_util::pin_mut!(rows);
-        let mut sent: u64 = 0;
-        let mut last = None;
-        let mut cut = false;
-        // The probe's query ends by itself after the extra row, so the connection goes back
-        // to the pool as after any complete read.
-        while let Some(row) = rows.try_next().await? {
-            if limit.is_some_and(|l| sent >= l) {
-                cut = true;
-                continue;
-            }
-            sent += 1;
-            last = Some(row.id);
-            yield MessageItem::Row(row);
-        }
-        yield MessageItem::End { cut, next: if cut { last } else { None } };
-    })
 }
 
 /// One query: the rows with `id > after`, in id order, at most `limit` (all when `None`).

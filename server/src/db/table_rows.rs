@@ -8,9 +8,12 @@
 //! [`super::sqlite_read`]: either way the stream reads one snapshot. A stream dropped
 //! before its end closes its connection, which ends the transaction with it.
 //!
-//! The stream yields each row's requested cells, then one [`TableItem::End`] that says
-//! whether `limit` cut the rows short and, if it did, the token that continues after the
-//! last row sent. Relations without a primary key are read by a single query.
+//! The stream yields each row's cells as read ([`Plan::read`]: the requested columns, then
+//! any sort column not requested), then one [`TableItem::End`] that says whether `limit`
+//! cut the rows short and, if it did, the token that continues after the last row sent.
+//! [`super::resume::ResumableRows`] keeps the sort-column values of the last row, sends
+//! only the requested cells, and resumes there after a park. Relations without a primary
+//! key are read by a single query.
 
 use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt, TryStreamExt};
@@ -30,14 +33,15 @@ use crate::source::{BadRequest, Bind, Param, Statement};
 /// What a relation's row stream yields.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TableItem {
-    /// The requested cells of one row, in `select` order.
+    /// The cells of one row, in `select` order (from [`stream_table`]: the read cells, the
+    /// requested ones first).
     Row(Vec<Cell>),
     /// The last item of a complete stream.
     End { cut: bool, next: Option<String> },
 }
 
 /// Streams the rows `plan` describes over `connection`, as `role` when given.
-pub fn stream_table(
+pub(super) fn stream_table(
     connection: Connection,
     plan: Plan,
     role: Option<Role>,
@@ -52,22 +56,21 @@ pub fn stream_table(
             }
             Err(error)?;
         }
+        let limit = plan.request.limit;
+        let keyed = plan.request.keyed();
         if let Err(error) = read::begin(connection.get_mut(), role.as_ref()).await {
             if matches!(error, RowStreamError::ForbiddenRole { .. }) {
                 connection.finished(); // rolled back: the connection is clean
             }
             Err(error)?;
         }
-        let limit = plan.request.limit;
-        let keyed = plan.request.keyed();
-        let visible = plan.visible();
+        // The head/bulk split needs one transaction around both queries (PostgreSQL); on
+        // SQLite one statement reads one snapshot, and its first row goes out alone anyway.
+        let mut head = keyed && connection.get_mut().spans_statements();
         let mut after: Option<Vec<Option<Param>>> = plan.request.after.clone();
         let mut sent: u64 = 0;
         let mut cut = false;
         let mut last_keys: Vec<Cell> = Vec::new();
-        // The head/bulk split needs one transaction around both queries (PostgreSQL); on
-        // SQLite one statement reads one snapshot, and its first row goes out alone anyway.
-        let mut head = keyed && connection.get_mut().spans_statements();
         loop {
             // One more row than wanted tells whether `limit` cut the result.
             let query_limit = if head {
@@ -83,7 +86,7 @@ pub fn stream_table(
             };
             {
                 let mut rows = fetch(connection.get_mut(), &statement, &types);
-                while let Some(mut cells) = rows.try_next().await? {
+                while let Some(cells) = rows.try_next().await? {
                     if limit.is_some_and(|l| sent >= l) {
                         cut = true;
                         continue;
@@ -93,7 +96,6 @@ pub fn stream_table(
                     if keyed && (head || limit == Some(sent + 1)) {
                         last_keys = plan.key_slots.iter().map(|s| cells[*s].clone()).collect();
                     }
-                    cells.truncate(visible);
                     sent += 1;
                     yield TableItem::Row(cells);
                 }
@@ -109,13 +111,13 @@ pub fn stream_table(
         connection.finished();
         let next = (cut && keyed && sent > 0).then(|| {
             let keys = last_keys.iter().map(Key::of).collect();
-            keyset::encode(&plan.request.table, &plan.request.order, keys)
+            keyset::encode(&plan.request, keys)
         });
         yield TableItem::End { cut, next };
     }
 }
 
-fn key_params(plan: &Plan, keys: &[Cell]) -> Result<Vec<Option<Param>>, BadRequest> {
+pub(super) fn key_params(plan: &Plan, keys: &[Cell]) -> Result<Vec<Option<Param>>, BadRequest> {
     let req = &plan.request;
     req.order
         .iter()

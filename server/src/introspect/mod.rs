@@ -112,6 +112,15 @@ impl Filter {
     }
 }
 
+/// SQLite's `INTEGER PRIMARY KEY` column is the rowid: it holds only integers (so its
+/// values parse and its Arrow type is as `int8`'s, not as any SQLite integer column's).
+pub fn is_sqlite_rowid(column: &shared::Column, primary_key: &[String]) -> bool {
+    column.column_type == shared::ColumnType::SqliteInteger
+        && column.sql_type.trim().eq_ignore_ascii_case("integer")
+        && primary_key.len() == 1
+        && primary_key[0] == column.name
+}
+
 /// Checks the globs (at start, so a typo fails the start rather than hiding everything).
 pub fn validate(settings: &CatalogSettings) -> Result<(), IntrospectError> {
     Filter::new(settings).map(|_| ())

@@ -42,7 +42,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{require_jwt, JwtKeys};
 use crate::body::{self, StreamSettings};
-use crate::db::resume::Unparkable;
+use crate::db::resume::Park;
 use crate::db::table_rows::TableItem;
 use crate::db::{Database, RowStreamError};
 use crate::error::AppError;
@@ -171,7 +171,8 @@ pub fn router(state: AppState, dist: Option<&Path>, statics: &StaticSettings) ->
     Ok(router.fallback_service(viewer::service(dist)).layer(TraceLayer::new_for_http()).with_state(state))
 }
 
-/// A relation's or a query's row stream as the response, in `format` and `mode`.
+/// A relation's or a query's row stream as the response, in `format` and `mode`. A stream
+/// that can [park](crate::db::resume::Park) does so when its client stalls.
 pub(crate) async fn rows_response<S>(
     state: &AppState,
     rows: S,
@@ -182,13 +183,13 @@ pub(crate) async fn rows_response<S>(
     batch: Option<u32>,
 ) -> Result<Response, AppError>
 where
-    S: Stream<Item = Result<TableItem, RowStreamError>> + Send + 'static,
+    S: Stream<Item = Result<TableItem, RowStreamError>> + Park + Unpin + Send + 'static,
 {
     let batch = batch.unwrap_or(state.batch_size);
     let encoder = move |capacity| TableEncoder::new(format, &columns, &primary_key, batch, capacity);
     let settings = state.stream_settings();
     match mode {
-        Mode::Stream => body::streamed_with(Unparkable::new(rows), encoder, batch, &settings).await,
+        Mode::Stream => body::streamed_with(rows, encoder, batch, &settings).await,
         Mode::Buffered => body::buffered_with(rows, encoder, &settings).await,
     }
 }

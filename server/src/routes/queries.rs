@@ -18,6 +18,7 @@ use tracing::Instrument;
 use super::{rows_response, AppState};
 use crate::auth::RequestRole;
 use crate::db::read::StatementReader;
+use crate::db::resume::Unparkable;
 use crate::db::{Prime, RowStreamError};
 use crate::error::AppError;
 use crate::params::parse_query;
@@ -71,7 +72,8 @@ pub async fn rows(
     let limit = state.row_limit(params.limit);
     let copy_body = def.copy_body(&binds);
     let statement = wrapped::statement(&def.body, &described.columns, def.dialect, binds, limit, copy_body.as_deref());
-    let rows = reader.rows(role.0, statement, limit, described.columns.iter().map(|c| c.column_type.clone()).collect());
+    let types = described.columns.iter().map(|c| c.column_type.clone()).collect();
+    let rows = Unparkable::new(reader.rows(role.0, statement, limit, types));
     rows_response(&state, rows, described.columns, Vec::new(), params.format, params.mode, params.batch)
         .instrument(span)
         .await

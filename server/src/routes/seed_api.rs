@@ -10,7 +10,6 @@ use super::AppState;
 use crate::auth::RequestRole;
 use crate::body;
 use crate::db::rows::stream_rows_as;
-use crate::encode::BodyFormat;
 use crate::error::AppError;
 use crate::params::{parse_seed, SeedEndpoint};
 
@@ -22,7 +21,7 @@ pub async fn standard(
     let params = parse_seed(query.as_deref(), SeedEndpoint::Standard)?;
     let connection = state.db.acquire().await?;
     let rows = stream_rows_as(connection, params.range, role.0.as_ref()).await?;
-    body::buffered(rows, BodyFormat::SeedLines, &state.stream_settings()).await
+    body::buffered(rows, &state.stream_settings()).await
 }
 
 pub async fn chunked(
@@ -34,5 +33,5 @@ pub async fn chunked(
     let connection = state.db.acquire().await?;
     let batch = params.batch.unwrap_or(state.batch_size);
     let rows = stream_rows_as(connection, params.range, role.0.as_ref()).await?;
-    body::streamed(rows, BodyFormat::SeedLines, batch, &state.stream_settings()).await
+    body::streamed(rows, batch, &state.stream_settings()).await
 }

@@ -20,6 +20,7 @@ use tracing::Instrument;
 use super::{rows_response, AppState};
 use crate::auth::RequestRole;
 use crate::db::read::StatementReader;
+use crate::db::resume::Unparkable;
 use crate::error::AppError;
 use crate::form::read_json_body;
 use crate::params::parse_query;
@@ -54,7 +55,8 @@ pub async fn sql(
     let limit = state.row_limit(params.limit);
     let copy_body = adhoc.copy_body(&binds, &described.params);
     let statement = wrapped::statement(&sql, &described.columns, dialect, binds, limit, copy_body.as_deref());
-    let rows = reader.rows(role.0, statement, limit, described.columns.iter().map(|c| c.column_type.clone()).collect());
+    let types = described.columns.iter().map(|c| c.column_type.clone()).collect();
+    let rows = Unparkable::new(reader.rows(role.0, statement, limit, types));
     rows_response(&state, rows, described.columns, Vec::new(), params.format, params.mode, params.batch)
         .instrument(span)
         .await

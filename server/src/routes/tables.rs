@@ -11,7 +11,7 @@ use tracing::Instrument;
 
 use super::{rows_response, AppState};
 use crate::auth::RequestRole;
-use crate::db::table_rows::stream_table;
+use crate::db::resume::resumable_rows;
 use crate::db::Prime;
 use crate::error::AppError;
 use crate::introspect::{IntrospectError, TableDef};
@@ -59,7 +59,18 @@ pub async fn rows(
     headers: HeaderMap,
     role: RequestRole,
 ) -> Result<Response, AppError> {
-    let params = parse_table(query.as_deref(), &headers)?;
+    relation_rows(&state, name, query.as_deref(), &headers, role).await
+}
+
+/// The rows of relation `name` for a request's query string and headers.
+pub(super) async fn relation_rows(
+    state: &AppState,
+    name: String,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    role: RequestRole,
+) -> Result<Response, AppError> {
+    let params = parse_table(query, headers)?;
     let table = state.catalog.get(&name).await?.ok_or_else(|| AppError::UnknownRelation(name.clone()))?;
     let dialect = if state.db.is_embedded() { Dialect::Sqlite } else { Dialect::Postgres };
     let rows_query = RowsQuery {
@@ -80,8 +91,8 @@ pub async fn rows(
         state.db.remember(|| Prime::statement(&plan.head(plan.request.after.as_deref(), 1)));
     }
     let connection = state.db.acquire().instrument(span.clone()).await?;
-    let rows = stream_table(connection, plan, role.0);
-    let response = rows_response(&state, rows, columns, primary_key, params.format, params.mode, params.batch)
+    let rows = resumable_rows(state.db.clone(), connection, plan, role.0);
+    let response = rows_response(state, rows, columns, primary_key, params.format, params.mode, params.batch)
         .instrument(span)
         .await;
     if let Err(error) = &response {

@@ -16,6 +16,8 @@ pub struct RowsRequest {
     pub filters: Vec<filter::Filter>,
     /// The full order, primary key included.
     pub order: Vec<SortKey>,
+    /// Whether `order` is the default one (no `order=`: the primary key, ascending).
+    pub default_order: bool,
     /// Resume strictly after the row with these sort-column values (`None` in a slot: NULL).
     pub after: Option<Vec<Option<Param>>>,
     pub limit: Option<u64>,
@@ -56,7 +58,16 @@ impl RowsRequest {
             Some(text) => Some(keyset::decode(dialect, &table, &order, query.order.is_none(), text)?),
             None => None,
         };
-        Ok(RowsRequest { table, dialect, select, filters, order, after, limit: query.limit })
+        Ok(RowsRequest {
+            table,
+            dialect,
+            select,
+            filters,
+            order,
+            default_order: query.order.is_none(),
+            after,
+            limit: query.limit,
+        })
     }
 
     /// Whether rows can be resumed (the relation has a primary key).

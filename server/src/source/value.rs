@@ -27,7 +27,11 @@ pub fn parse(dialect: Dialect, table: &TableDef, column: usize, text: &str, orig
     let col = &table.relation.columns[column];
     let cast = table.cast_types.get(column).map(String::as_str).filter(|c| !c.is_empty());
     let described = format!("column {:?} is {}", col.name, col.sql_type);
-    parse_as(dialect, &col.column_type, cast, text, origin, &described)
+    let column_type = match crate::introspect::is_sqlite_rowid(col, &table.relation.primary_key) {
+        true => &ColumnType::Int8,
+        false => &col.column_type,
+    };
+    parse_as(dialect, column_type, cast, text, origin, &described)
 }
 
 /// Parses `text` as a value of type `column_type`, cast to `cast` in SQL (PostgreSQL);

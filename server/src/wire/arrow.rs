@@ -69,18 +69,10 @@ pub fn schema(columns: &[Column], primary_key: &[String]) -> Schema {
 }
 
 fn field(column: &Column, primary_key: &[String]) -> Field {
-    let ty = data_type(&column.column_type, is_sqlite_rowid(column, primary_key));
+    let ty = data_type(&column.column_type, crate::introspect::is_sqlite_rowid(column, primary_key));
     let mut metadata = extension(&column.column_type);
     metadata.insert(SQL_TYPE_KEY.to_owned(), column.sql_type.clone());
     Field::new(&column.name, ty, column.nullable).with_metadata(metadata)
-}
-
-/// SQLite's `INTEGER PRIMARY KEY` column is the rowid: it holds only integers.
-fn is_sqlite_rowid(column: &Column, primary_key: &[String]) -> bool {
-    column.column_type == ColumnType::SqliteInteger
-        && column.sql_type.trim().eq_ignore_ascii_case("integer")
-        && primary_key.len() == 1
-        && primary_key[0] == column.name
 }
 
 /// The canonical extension type a column's Arrow type carries, if any.

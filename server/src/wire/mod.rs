@@ -105,7 +105,13 @@ impl ChunkEncoder for TableEncoder {
     type Item = TableItem;
 
     fn content_type(&self) -> &'static str {
-        crate::encode::BodyFormat::Api(self.format).content_type()
+        match self.format {
+            Format::Ndjson => "application/x-ndjson",
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Json => "application/json",
+            Format::Text => "text/plain; charset=utf-8",
+            Format::Arrow => "application/vnd.apache.arrow.stream",
+        }
     }
 
     fn begin(&mut self) {

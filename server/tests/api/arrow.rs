@@ -226,24 +226,24 @@ async fn sqlite_values_read_back_by_their_text_and_the_rowid_as_int64() {
 async fn messages_are_typed_on_both_backends() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let app = spawn_app(backend, 1000).await;
+        // `messages` is one table like any other: SQLite has no instant type, so its
+        // `created_at` is the RFC 3339 text the table holds.
+        let (created_at_type, created_at): (DataType, fn(&shared::Message) -> Value) = match backend {
+            Backend::Sqlite => (DataType::Utf8, |m| json!(m.created_at.to_string())),
+            Backend::Postgres | Backend::PostgresFetch => {
+                (DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), |m| json!(m.created_at.0))
+            }
+        };
         let expected: Vec<Value> = expected_rows(1..=1000)
-            .into_iter()
-            .map(|m| json!({"id":m.id,"sender":m.sender,"body":m.body,"created_at":m.created_at.0}))
+            .iter()
+            .map(|m| json!({"id":m.id,"sender":m.sender,"body":m.body,"created_at":created_at(m)}))
             .collect();
         for mode in ["stream", "buffered"] {
             let (_, body) = arrow_body(&app, &format!("/api/messages?format=arrow&mode={mode}")).await;
             assert!(body.ends_with(&EOS));
             let (schema, batches) = read(&body);
             let types: Vec<&DataType> = schema.fields().iter().map(|f| f.data_type()).collect();
-            assert_eq!(
-                types,
-                [
-                    &DataType::Int64,
-                    &DataType::Utf8,
-                    &DataType::Utf8,
-                    &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-                ]
-            );
+            assert_eq!(types, [&DataType::Int64, &DataType::Utf8, &DataType::Utf8, &created_at_type]);
             assert_rows(&rows(&schema, &batches), &expected, &[], &format!("{backend:?} {mode}"));
         }
         // limit, buffered: the token to continue is in a header; it continues exactly there.

@@ -106,7 +106,13 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(schema) = self.schema.take() {
-            run_sql_from_drop(format!("DROP SCHEMA {schema} CASCADE"));
+            // The server's connections are named after the schema. One may hold a stream's
+            // read transaction whose client has gone, waiting for this test's runtime (which
+            // `Drop` blocks) to poll it: end them first, or DROP SCHEMA waits for them forever.
+            run_sql_from_drop(format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{schema}'; \
+                 DROP SCHEMA {schema} CASCADE"
+            ));
         }
     }
 }

@@ -86,7 +86,7 @@ async fn a_database_failure_mid_stream_never_looks_complete() {
             let killed: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
                  WHERE application_name = $1 AND state = 'active' \
-                 AND query LIKE '%FROM messages%' AND query NOT LIKE 'EXPLAIN%') t",
+                 AND query LIKE '%.\"messages\"%' AND query NOT LIKE 'EXPLAIN%') t",
             )
             .bind(&schema)
             .fetch_one(&mut pg)
