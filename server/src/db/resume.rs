@@ -160,17 +160,15 @@ where
             return Poll::Ready(None);
         }
         if this.current.is_none() {
-            if this.opening.is_none() {
-                match this.rest() {
-                    Ok(plan) => this.opening = Some((this.reopen)(this.db.clone(), plan, this.role.clone())),
+            let opening = match this.opening.as_mut() {
+                Some(opening) => opening,
+                None => match this.rest() {
+                    Ok(plan) => this.opening.insert((this.reopen)(this.db.clone(), plan, this.role.clone())),
                     Err(error) => {
                         this.ended = true;
                         return Poll::Ready(Some(Err(error)));
                     }
-                }
-            }
-            let Some(opening) = this.opening.as_mut() else {
-                return Poll::Ready(None);
+                },
             };
             let opened = ready!(opening.poll_unpin(cx));
             this.opening = None;

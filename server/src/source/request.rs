@@ -54,20 +54,12 @@ impl RowsRequest {
             filters.push(filter::parse(dialect, &table, column, name, value)?);
         }
         let order = order::parse_order(&table, query.order)?;
+        let default_order = query.order.is_none();
         let after = match query.after {
-            Some(text) => Some(keyset::decode(dialect, &table, &order, query.order.is_none(), text)?),
+            Some(text) => Some(keyset::decode(dialect, &table, &order, default_order, text)?),
             None => None,
         };
-        Ok(RowsRequest {
-            table,
-            dialect,
-            select,
-            filters,
-            order,
-            default_order: query.order.is_none(),
-            after,
-            limit: query.limit,
-        })
+        Ok(RowsRequest { table, dialect, select, filters, order, default_order, after, limit: query.limit })
     }
 
     /// Whether rows can be resumed (the relation has a primary key).
