@@ -163,7 +163,13 @@ where
         loop {
             if !stalled {
                 match next {
-                    Some(Ok(row)) => encoder.item(&row),
+                    Some(Ok(row)) => {
+                        if let Err(error) = encoder.item(&row) {
+                            // A row the encoder cannot write fails the stream as the database would.
+                            next = Some(Err(error.into()));
+                            continue;
+                        }
+                    }
                     Some(Err(error)) => {
                         tracker.rows_read(encoder.rows() - counted);
                         tracing::warn!(rows = encoder.rows(), %error, "stream failed after its status line");
@@ -342,7 +348,10 @@ where
     };
     let mut encoder = encoder(rows.len() * ROW_BYTES_ESTIMATE);
     encoder.begin();
-    rows.iter().for_each(|row| encoder.item(row));
+    if let Some(error) = rows.iter().find_map(|row| encoder.item(row).err()) {
+        tracker.finish(StreamOutcome::Failed);
+        return Err(error.into());
+    }
     drop(rows);
     tracker.rows_read(encoder.rows());
     encoder.end();

@@ -9,6 +9,8 @@ use axum::http::{HeaderName, HeaderValue};
 use bytes::Bytes;
 use shared::{ErrorBody, Message};
 
+use crate::db::RowStreamError;
+
 /// What `crate::body` drives: an encoder for one response, fed the items of a row stream.
 pub trait ChunkEncoder: Send + 'static {
     /// What the row stream yields.
@@ -16,7 +18,9 @@ pub trait ChunkEncoder: Send + 'static {
     fn content_type(&self) -> &'static str;
     /// Writes what comes before the first row.
     fn begin(&mut self);
-    fn item(&mut self, item: &Self::Item);
+    /// Writes one item; an error (a value that does not decode as its column's type) fails
+    /// the stream as a database error would.
+    fn item(&mut self, item: &Self::Item) -> Result<(), RowStreamError>;
     /// Writes what comes after the last row.
     fn end(&mut self);
     /// Writes an error frame where the format has one.
@@ -56,11 +60,12 @@ impl ChunkEncoder for SeedLinesEncoder {
 
     fn begin(&mut self) {}
 
-    fn item(&mut self, row: &Message) {
+    fn item(&mut self, row: &Message) -> Result<(), RowStreamError> {
         self.buf.extend_from_slice(b"object_id:");
         self.buf.extend_from_slice(itoa::Buffer::new().format(row.id).as_bytes());
         self.buf.extend_from_slice(b" \n");
         self.rows += 1;
+        Ok(())
     }
 
     fn end(&mut self) {}
@@ -127,7 +132,7 @@ mod tests {
         e.begin();
         e.end();
         assert_eq!(e.take(), "");
-        [row(1, "a"), row(2, "b")].iter().for_each(|r| e.item(r));
+        [row(1, "a"), row(2, "b")].iter().for_each(|r| e.item(r).unwrap());
         assert_eq!(e.take(), "object_id:1 \nobject_id:2 \n");
         assert_eq!(e.rows(), 2);
     }

@@ -54,6 +54,11 @@ impl Tuple {
     pub fn fields(&self) -> Fields<'_> {
         Fields { rest: &self.0 }
     }
+
+    /// Bytes of the fields and their lengths: more than the fields' data.
+    pub fn size(&self) -> usize {
+        self.0.len()
+    }
 }
 
 /// The fields of a [`Tuple`].

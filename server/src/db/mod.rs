@@ -3,7 +3,8 @@
 //! - [`Database`]: the pool, connecting and migrating.
 //! - [`rows`]: the `messages` query as a stream of `shared::Message`, owning its connection.
 //! - [`table_rows`]: any relation's rows (statements from `crate::source`) as a stream of
-//!   cells, owning its connection; [`pg_decode`] decodes PostgreSQL's binary values by type.
+//!   rows (cells, or binary COPY rows their writer decodes), owning its connection;
+//!   [`pg_decode`] decodes PostgreSQL's binary values by type.
 //! - [`read`]: the read-only transaction (with the request's role) every row stream reads
 //!   in, and the rows of a saved query or ad-hoc statement; [`pg_types`] maps the types a
 //!   statement's description names.

@@ -162,7 +162,7 @@ impl StatementReader {
         result
     }
 
-    /// The statement's rows, in a read-only transaction as `role`: each row's cells, then
+    /// The statement's rows, in a read-only transaction as `role`: each row, then
     /// one [`TableItem::End`] (`cut` when `limit` stopped it; never a `next` token).
     /// `statement.limit` must be `limit + 1`: one row more tells whether `limit` cut.
     pub fn rows(
@@ -184,13 +184,13 @@ impl StatementReader {
             let mut cut = false;
             {
                 let mut rows = fetch(connection.get_mut(), &statement, &types);
-                while let Some(cells) = rows.try_next().await? {
+                while let Some(row) = rows.try_next().await? {
                     if limit.is_some_and(|l| sent >= l) {
                         cut = true;
                         continue;
                     }
                     sent += 1;
-                    yield TableItem::Row(cells);
+                    yield TableItem::Row(row);
                 }
             }
             commit(connection.get_mut()).await?;

@@ -23,8 +23,9 @@ use std::task::{ready, Context, Poll};
 
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, Stream};
+use shared::ColumnType;
 
-use super::table_rows::{key_params, stream_table, TableItem};
+use super::table_rows::{key_params, stream_table, Row, TableItem};
 use super::{Connection, Database, RowStreamError};
 use crate::cell::Cell;
 use crate::source::keyset::{self, Key};
@@ -82,8 +83,8 @@ impl<S> Park for Unparkable<S> {
 }
 
 /// A relation's rows (see [`stream_table`]), resumable by key when the relation has a
-/// primary key. It sends each row's requested cells and keeps the sort-column values of the
-/// last one, which is where a part started after a park resumes (its `after=`), with the
+/// primary key. It sends each row's requested cells and keeps the sort keys of the last
+/// one ([`LastKey`]), which is where a part started after a park resumes (its `after=`), with the
 /// rows still wanted as its `limit`. `S` is the type of [`stream_table`]'s stream, named by
 /// inference: a boxed `dyn Stream` here cost ~15% of the stream's time (every row through a
 /// virtual call, nothing inlined).
@@ -94,13 +95,33 @@ pub struct ResumableRows<S> {
     plan: Plan,
     /// Rows yielded so far.
     sent: u64,
-    /// The sort-column cells of the last row yielded (empty before the first).
-    last_key: Vec<Cell>,
+    /// The type of each read column (of a row as [`stream_table`] yields it).
+    read_types: Vec<ColumnType>,
+    /// The sort keys of the last row yielded.
+    last_key: LastKey,
     current: Option<Pin<Box<S>>>,
     /// Takes a connection and starts the query again, after a park.
     reopen: Reopen<S>,
     opening: Option<BoxFuture<'static, Result<S, RowStreamError>>>,
     ended: bool,
+}
+
+/// The sort keys of the last row yielded: its key cells, or a binary COPY row itself (kept
+/// by reference to the chunk it came in, no copy), decoded only when a resume needs them.
+enum LastKey {
+    None,
+    Cells(Vec<Cell>),
+    Copy(Row),
+}
+
+impl LastKey {
+    fn cells(&self, plan: &Plan, read_types: &[ColumnType]) -> Vec<Cell> {
+        match self {
+            LastKey::None => Vec::new(),
+            LastKey::Cells(cells) => cells.clone(),
+            LastKey::Copy(row) => row.cells_at(&plan.key_slots, read_types),
+        }
+    }
 }
 
 /// Takes a connection and starts the rest of the stream after a park.
@@ -126,9 +147,10 @@ pub fn resumable_rows(
     ResumableRows {
         db,
         role,
+        read_types: plan.read_types(),
         plan,
         sent: 0,
-        last_key: Vec::new(),
+        last_key: LastKey::None,
         current: Some(Box::pin(current)),
         reopen,
         opening: None,
@@ -140,8 +162,9 @@ impl<S> ResumableRows<S> {
     /// The request of the part that resumes after the last row yielded.
     fn rest(&self) -> Result<Plan, RowStreamError> {
         let mut plan = self.plan.clone();
-        if !self.last_key.is_empty() {
-            plan.request.after = Some(key_params(&plan, &self.last_key).map_err(RowStreamError::BadValue)?);
+        let keys = self.last_key.cells(&self.plan, &self.read_types);
+        if !keys.is_empty() {
+            plan.request.after = Some(key_params(&plan, &keys).map_err(RowStreamError::BadValue)?);
         }
         plan.request.limit = plan.request.limit.map(|l| l.saturating_sub(self.sent));
         Ok(plan)
@@ -185,18 +208,30 @@ where
         };
         let mut item = ready!(current.as_mut().poll_next(cx));
         match &mut item {
-            Some(Ok(TableItem::Row(cells))) => {
+            Some(Ok(TableItem::Row(row))) => {
                 if this.plan.request.keyed() {
-                    this.last_key.clear();
-                    this.last_key.extend(this.plan.key_slots.iter().map(|slot| cells[*slot].clone()));
+                    match (&*row, &mut this.last_key) {
+                        // The same allocation, row after row.
+                        (Row::Cells(cells), LastKey::Cells(keys)) => {
+                            keys.clear();
+                            keys.extend(
+                                this.plan.key_slots.iter().map(|s| cells.get(*s).cloned().unwrap_or(Cell::Null)),
+                            );
+                        }
+                        (Row::Cells(_), last) => {
+                            *last = LastKey::Cells(row.cells_at(&this.plan.key_slots, &this.read_types));
+                        }
+                        (Row::Copy(_), last) => *last = LastKey::Copy(row.clone()),
+                    }
                 }
-                cells.truncate(this.plan.visible());
+                row.truncate(this.plan.visible());
                 this.sent += 1;
             }
             Some(Ok(TableItem::End { cut, next })) => {
                 // A part resumed with no rows left to send knows of none it sent itself.
-                if *cut && next.is_none() && !this.last_key.is_empty() {
-                    let keys = this.last_key.iter().map(Key::of).collect();
+                let keys = this.last_key.cells(&this.plan, &this.read_types);
+                if *cut && next.is_none() && !keys.is_empty() {
+                    let keys = keys.iter().map(Key::of).collect();
                     *next = Some(keyset::encode(&this.plan.request, keys));
                 }
                 this.ended = true;

@@ -8,7 +8,7 @@
 //! [`super::sqlite_read`]: either way the stream reads one snapshot. A stream dropped
 //! before its end closes its connection, which ends the transaction with it.
 //!
-//! The stream yields each row's cells as read ([`Plan::read`]: the requested columns, then
+//! The stream yields each row as read ([`Row`]; [`Plan::read`]: the requested columns, then
 //! any sort column not requested), then one [`TableItem::End`] that says whether `limit`
 //! cut the rows short and, if it did, the token that continues after the last row sent.
 //! [`super::resume::ResumableRows`] keeps the sort-column values of the last row, sends
@@ -19,11 +19,13 @@ use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use shared::ColumnType;
 use sqlx::postgres::PgRow;
-use sqlx::{Row, ValueRef};
+use sqlx::{Row as _, ValueRef};
 
+use super::copy_binary::Tuple;
 use super::error::RowStreamError;
+use super::pg_decode::{self, DecodeError};
 use super::rows::CloseUnlessFinished;
-use super::{pg_decode, read, Connection};
+use super::{read, Connection};
 use crate::cell::Cell;
 use crate::source::keyset::{self, Key};
 use crate::source::query::Plan;
@@ -31,13 +33,77 @@ use crate::source::role::Role;
 use crate::source::{BadRequest, Bind, Param, Statement};
 
 /// What a relation's row stream yields.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum TableItem {
-    /// The cells of one row, in `select` order (from [`stream_table`]: the read cells, the
-    /// requested ones first).
-    Row(Vec<Cell>),
+    /// One row, in `select` order (from [`stream_table`]: the read cells, the requested
+    /// ones first).
+    Row(Row),
     /// The last item of a complete stream.
     End { cut: bool, next: Option<String> },
+}
+
+/// One row as read: decoded cells (SQLite, sqlx `fetch`), or a binary COPY row as it came,
+/// decoded by its writer (`crate::wire`) by the columns' types, into cells or straight
+/// into its own buffers (Arrow), so nothing decodes a value twice.
+#[derive(Debug, Clone)]
+pub enum Row {
+    Cells(Vec<Cell>),
+    Copy(Tuple),
+}
+
+impl Row {
+    /// The first `types.len()` cells, decoded by `types` into `scratch` when they are not
+    /// cells yet; a value that does not decode is an error with its column's index.
+    pub fn cells<'a>(
+        &'a self,
+        types: &[ColumnType],
+        scratch: &'a mut Vec<Cell>,
+    ) -> Result<&'a [Cell], (usize, DecodeError)> {
+        match self {
+            Row::Cells(cells) => Ok(cells),
+            Row::Copy(tuple) => {
+                scratch.clear();
+                for (i, (field, ty)) in tuple.fields().zip(types).enumerate() {
+                    scratch.push(match field {
+                        None => Cell::Null,
+                        Some(bytes) => pg_decode::decode(ty, bytes).map_err(|error| (i, error))?,
+                    });
+                }
+                Ok(scratch)
+            }
+        }
+    }
+
+    /// The cells at `slots` (the sort keys of the row); `types` are the read columns'.
+    pub fn cells_at(&self, slots: &[usize], types: &[ColumnType]) -> Vec<Cell> {
+        match self {
+            Row::Cells(cells) => slots.iter().map(|s| cells.get(*s).cloned().unwrap_or(Cell::Null)).collect(),
+            Row::Copy(tuple) => {
+                let fields: Vec<Option<&[u8]>> = tuple.fields().collect();
+                slots
+                    .iter()
+                    .map(|s| match (fields.get(*s), types.get(*s)) {
+                        (Some(field), Some(ty)) => field_cell(*field, ty),
+                        _ => Cell::Null,
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Keeps the first `visible` cells (a COPY row is cut by its writer, which reads only
+    /// its columns' fields).
+    pub fn truncate(&mut self, visible: usize) {
+        if let Row::Cells(cells) = self {
+            cells.truncate(visible);
+        }
+    }
+}
+
+/// A COPY field as a cell; NULL if it does not decode (its writer fails the stream on it
+/// before a resume could use it).
+fn field_cell(field: Option<&[u8]>, ty: &ColumnType) -> Cell {
+    field.and_then(|bytes| pg_decode::decode(ty, bytes).ok()).unwrap_or(Cell::Null)
 }
 
 /// Streams the rows `plan` describes over `connection`, as `role` when given.
@@ -86,7 +152,7 @@ pub(super) fn stream_table(
             };
             {
                 let mut rows = fetch(connection.get_mut(), &statement, &types);
-                while let Some(cells) = rows.try_next().await? {
+                while let Some(row) = rows.try_next().await? {
                     if limit.is_some_and(|l| sent >= l) {
                         cut = true;
                         continue;
@@ -94,10 +160,10 @@ pub(super) fn stream_table(
                     // Keys are kept only where a resume can start: after the head row (the
                     // bulk query), and after the row that `limit` may cut the stream at.
                     if keyed && (head || limit == Some(sent + 1)) {
-                        last_keys = plan.key_slots.iter().map(|s| cells[*s].clone()).collect();
+                        last_keys = row.cells_at(&plan.key_slots, &types);
                     }
                     sent += 1;
-                    yield TableItem::Row(cells);
+                    yield TableItem::Row(row);
                 }
             }
             if !head || sent == 0 || cut || limit == Some(sent) {
@@ -187,7 +253,7 @@ pub(super) fn fetch<'c>(
     connection: &'c mut Connection,
     statement: &'c Statement,
     types: &'c [ColumnType],
-) -> BoxStream<'c, Result<Vec<Cell>, RowStreamError>> {
+) -> BoxStream<'c, Result<Row, RowStreamError>> {
     match connection {
         Connection::Postgres(conn, read) => match statement.copy.as_deref() {
             // Binary COPY with the values as literals, unless the pool reads with `fetch`.
@@ -195,7 +261,7 @@ pub(super) fn fetch<'c>(
             _ => bind_pg(sqlx::query(&statement.sql), &statement.params)
                 .bind(statement.limit) // NULL: no limit
                 .fetch(&mut **conn)
-                .map(move |row| decode_pg(&row?, types))
+                .map(move |row| decode_pg(&row?, types).map(Row::Cells))
                 .boxed(),
         },
         Connection::Sqlite(_, reads) => reads
@@ -204,6 +270,7 @@ pub(super) fn fetch<'c>(
                 statement.params.iter().map(|p| p.bind.clone()).collect(),
                 statement.limit.unwrap_or(-1),
             ) // -1: no limit
+            .map_ok(Row::Cells)
             .boxed(),
     }
 }
@@ -216,13 +283,16 @@ fn decode_pg(row: &PgRow, types: &[ColumnType]) -> Result<Vec<Cell>, RowStreamEr
             cells.push(Cell::Null);
             continue;
         }
-        let decoded = value.as_bytes().map_err(|e| e.to_string()).and_then(|bytes| pg_decode::decode(ty, bytes));
+        let decoded = value
+            .as_bytes()
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| pg_decode::decode(ty, bytes).map_err(|e| e.to_string()));
         cells.push(decoded.map_err(|message| RowStreamError::Decode { column: column_name(row, i), message })?);
     }
     Ok(cells)
 }
 
-fn column_name<R: Row>(row: &R, i: usize) -> String {
+fn column_name<R: sqlx::Row>(row: &R, i: usize) -> String {
     use sqlx::Column as _;
     row.columns().get(i).map(|c| c.name().to_owned()).unwrap_or_else(|| i.to_string())
 }

@@ -46,6 +46,8 @@ use bytes::Bytes;
 use shared::{Column, ColumnType};
 
 use crate::cell::{Cell, POSTGRES_EPOCH_MICROS};
+use crate::db::pg_decode::{self, CellRef, DecodeError};
+use crate::db::table_rows::Row;
 
 /// Days from 1970-01-01 to 2000-01-01 (PostgreSQL's epoch).
 const POSTGRES_EPOCH_DAYS: i32 = 10_957;
@@ -168,18 +170,61 @@ impl ArrowStream {
         }
     }
 
-    /// Appends one row's cells; a full batch is written at once.
-    pub fn row(&mut self, cells: &[Cell]) {
-        let data: usize = cells.iter().map(data_size).sum();
-        if self.rows_in_batch > 0 && self.data_in_batch.saturating_add(data) > MAX_BATCH_DATA {
-            self.flush();
+    /// Appends one row, its values of the types `types` (the columns'); a full batch is
+    /// written at once. A value that does not decode is an error with its column's index
+    /// (the stream fails, and never gets its end-of-stream marker).
+    pub fn row(&mut self, row: &Row, types: &[ColumnType]) -> Result<(), (usize, DecodeError)> {
+        let tuple = match row {
+            Row::Cells(cells) => {
+                self.row_cells(cells);
+                return Ok(());
+            }
+            Row::Copy(tuple) => tuple,
+        };
+        // Each field's bytes and length prefix: more than the data it adds.
+        self.start_row(tuple.size());
+        let mut fits = true;
+        let mut fields = tuple.fields();
+        for (i, (builder, ty)) in self.builders.iter_mut().zip(types).enumerate() {
+            fits &= match fields.next().flatten() {
+                None => {
+                    builder.append_null();
+                    true
+                }
+                Some(bytes) => match pg_decode::decode_ref(ty, bytes) {
+                    Ok(value) => builder.append_ref(value, &mut self.scratch),
+                    Err(error) => {
+                        self.broken = true;
+                        return Err((i, error));
+                    }
+                },
+            };
         }
-        self.data_in_batch = self.data_in_batch.saturating_add(data);
+        self.end_row(fits);
+        Ok(())
+    }
+
+    /// Appends one row's cells; a full batch is written at once.
+    pub fn row_cells(&mut self, cells: &[Cell]) {
+        self.start_row(cells.iter().map(data_size).sum());
         let mut fits = true;
         for (i, builder) in self.builders.iter_mut().enumerate() {
             let cell = cells.get(i).unwrap_or(&Cell::Null);
             fits &= builder.append(cell, &mut self.scratch);
         }
+        self.end_row(fits);
+    }
+
+    /// Before a row that adds at most `data` bytes of string, binary and list data: writes
+    /// the batch first if they would not fit its offsets.
+    fn start_row(&mut self, data: usize) {
+        if self.rows_in_batch > 0 && self.data_in_batch.saturating_add(data) > MAX_BATCH_DATA {
+            self.flush();
+        }
+        self.data_in_batch = self.data_in_batch.saturating_add(data);
+    }
+
+    fn end_row(&mut self, fits: bool) {
         if !fits && !self.broken {
             tracing::error!("a value does not fit its column's Arrow type: the Arrow stream will end without its end-of-stream marker");
             self.broken = true;
@@ -332,6 +377,84 @@ impl Builder {
         }
     }
 
+    /// Appends a value read from a binary COPY row: text and bytes straight from the row,
+    /// anything else as [`Builder::append`] does.
+    fn append_ref(&mut self, value: CellRef<'_>, scratch: &mut String) -> bool {
+        let fits = match (&mut *self, value) {
+            (Builder::Int16(b), CellRef::Int(v)) => i16::try_from(v).map(|v| b.append_value(v)).is_ok(),
+            (Builder::Int32(b), CellRef::Int(v)) => i32::try_from(v).map(|v| b.append_value(v)).is_ok(),
+            (Builder::Int64(b), CellRef::Int(v)) => {
+                b.append_value(v);
+                true
+            }
+            (Builder::Float32(b), CellRef::Float4(v)) => {
+                b.append_value(v);
+                true
+            }
+            (Builder::Float64(b), CellRef::Float(v)) => {
+                b.append_value(v);
+                true
+            }
+            (Builder::Boolean(b), CellRef::Bool(v)) => {
+                b.append_value(v);
+                true
+            }
+            (Builder::Utf8(b), CellRef::Text(s) | CellRef::Numeric(s)) => {
+                b.append_value(s);
+                true
+            }
+            (Builder::Utf8(b), CellRef::Json(s)) => {
+                b.append_value(pg_decode::one_line(s));
+                true
+            }
+            (Builder::Binary(b), CellRef::Bytes(v)) => {
+                b.append_value(v);
+                true
+            }
+            (Builder::Date32(b), CellRef::Date(days)) => {
+                b.append_value(date32(days));
+                true
+            }
+            (Builder::Time64(b), CellRef::Time(micros)) => {
+                b.append_value(micros);
+                true
+            }
+            (Builder::Timestamp(b), CellRef::Timestamp(micros) | CellRef::Timestamptz(micros)) => {
+                b.append_value(unix_micros(micros));
+                true
+            }
+            (Builder::Uuid(b), CellRef::Uuid(u)) => b.append_value(u).is_ok(),
+            (Builder::List { values, offsets, valid, .. }, CellRef::Array(element, bytes)) => {
+                // Flattened in row-major order: the items as the wire form lists them.
+                let mut fits = true;
+                let mut count: usize = 0;
+                for item in pg_decode::array_items(bytes).into_iter().flatten() {
+                    fits &= match item.map(|item| item.map(|value| pg_decode::decode_ref(element, value))) {
+                        Ok(None) => {
+                            values.append_null();
+                            true
+                        }
+                        Ok(Some(Ok(value))) => values.append_ref(value, scratch),
+                        // `decode_ref` checked the whole array: cannot happen.
+                        Ok(Some(Err(_))) | Err(_) => {
+                            values.append_null();
+                            false
+                        }
+                    };
+                    count += 1;
+                }
+                // One entry for the row either way (no NULL after it).
+                return push_list_offset(offsets, valid, count) && fits;
+            }
+            // Intervals: as cells.
+            (_, other) => return self.append(&other.into_cell(), scratch),
+        };
+        if !fits {
+            self.append_null();
+        }
+        fits
+    }
+
     /// Appends `cell`; false (and a NULL in its place) when it does not fit this type,
     /// which the types [`data_type`] picks rule out.
     fn append(&mut self, cell: &Cell, scratch: &mut String) -> bool {
@@ -394,15 +517,8 @@ impl Builder {
                 let mut fits = true;
                 let mut count: usize = 0;
                 append_items(values, items, scratch, &mut fits, &mut count);
-                let end = i32::try_from(count).ok().and_then(|n| offsets.last().copied().unwrap_or(0).checked_add(n));
-                match end {
-                    Some(end) => {
-                        offsets.push(end);
-                        valid.push(true);
-                        fits
-                    }
-                    None => false, // cannot happen: batches are cut before 2^31 items
-                }
+                // One entry for the row either way (no NULL after it).
+                return push_list_offset(offsets, valid, count) && fits;
             }
             _ => false,
         };
@@ -447,6 +563,24 @@ fn append_items(values: &mut Builder, items: &[Cell], scratch: &mut String, fits
                 *fits &= values.append(other, scratch);
                 *count += 1;
             }
+        }
+    }
+}
+
+/// Ends a list of `count` items; false (and a NULL list) if its offset does not fit
+/// (cannot happen: batches are cut before 2^31 items).
+fn push_list_offset(offsets: &mut Vec<i32>, valid: &mut Vec<bool>, count: usize) -> bool {
+    let last = offsets.last().copied().unwrap_or(0);
+    match i32::try_from(count).ok().and_then(|n| last.checked_add(n)) {
+        Some(end) => {
+            offsets.push(end);
+            valid.push(true);
+            true
+        }
+        None => {
+            offsets.push(last);
+            valid.push(false);
+            false
         }
     }
 }
@@ -507,11 +641,14 @@ mod tests {
         let columns = [column("d", ColumnType::Date), column("a", ColumnType::Array(Box::new(ColumnType::Int4)))];
         let mut stream = ArrowStream::new(schema(&columns, &[]), 2, 64);
         stream.begin();
-        stream.row(&[Cell::Date(0), Cell::Array(vec![Cell::Int(1), Cell::Null])]);
+        stream.row_cells(&[Cell::Date(0), Cell::Array(vec![Cell::Int(1), Cell::Null])]);
         let first = stream.take();
-        stream.row(&[Cell::Date(i32::MAX), Cell::Null]);
-        stream.row(&[Cell::Null, Cell::Array(vec![Cell::Array(vec![Cell::Int(2)]), Cell::Array(vec![Cell::Int(3)])])]);
-        stream.row(&[Cell::Date(-1), Cell::Array(vec![])]);
+        stream.row_cells(&[Cell::Date(i32::MAX), Cell::Null]);
+        stream.row_cells(&[
+            Cell::Null,
+            Cell::Array(vec![Cell::Array(vec![Cell::Int(2)]), Cell::Array(vec![Cell::Int(3)])]),
+        ]);
+        stream.row_cells(&[Cell::Date(-1), Cell::Array(vec![])]);
         let second = stream.take();
         // Schema and batches so far, readable as they are, and no marker yet.
         let cut = [first.as_ref(), second.as_ref()].concat();
@@ -530,14 +667,139 @@ mod tests {
         assert_eq!(lists.value(1).as_primitive::<Int32Type>().values().to_vec(), [2, 3], "flattened");
     }
 
+    /// Binary COPY data (header, rows, end marker) of rows of fields (`None`: NULL).
+    fn copy_data(rows: &[Vec<Option<Vec<u8>>>]) -> Vec<u8> {
+        let mut out = b"PGCOPY\n\xff\r\n\0".to_vec();
+        out.extend([0; 8]);
+        for row in rows {
+            out.extend((row.len() as i16).to_be_bytes());
+            for field in row {
+                match field {
+                    None => out.extend((-1i32).to_be_bytes()),
+                    Some(bytes) => {
+                        out.extend((bytes.len() as i32).to_be_bytes());
+                        out.extend(bytes);
+                    }
+                }
+            }
+        }
+        out.extend((-1i16).to_be_bytes());
+        out
+    }
+
+    fn copy_rows(data: Vec<u8>, fields: usize) -> Vec<Row> {
+        let mut decoder = crate::db::copy_binary::CopyTupleDecoder::new(fields);
+        decoder.feed(Bytes::from(data));
+        std::iter::from_fn(|| decoder.next_row().unwrap()).map(Row::Copy).collect()
+    }
+
+    #[test]
+    fn a_copy_row_appended_straight_is_the_same_as_its_cells() {
+        let types = [
+            ColumnType::Int2,
+            ColumnType::Int4,
+            ColumnType::Int8,
+            ColumnType::Float4,
+            ColumnType::Float8,
+            ColumnType::Bool,
+            ColumnType::Numeric,
+            ColumnType::Text,
+            ColumnType::Bytea,
+            ColumnType::Date,
+            ColumnType::Time,
+            ColumnType::Timestamp,
+            ColumnType::Timestamptz,
+            ColumnType::Interval,
+            ColumnType::Uuid,
+            ColumnType::Json,
+            ColumnType::Jsonb,
+            ColumnType::Array(Box::new(ColumnType::Int4)),
+            ColumnType::Array(Box::new(ColumnType::Text)),
+        ];
+        let int4_array = |dims: &[i32], items: &[Option<i32>]| {
+            let mut out = (dims.len() as i32).to_be_bytes().to_vec();
+            out.extend([0, 0, 0, 0, 0, 0, 0, 23]);
+            dims.iter().for_each(|d| out.extend(d.to_be_bytes().into_iter().chain(1i32.to_be_bytes())));
+            for item in items {
+                match item {
+                    None => out.extend((-1i32).to_be_bytes()),
+                    Some(v) => out.extend(4i32.to_be_bytes().into_iter().chain(v.to_be_bytes())),
+                }
+            }
+            out
+        };
+        let mut text_array = 1i32.to_be_bytes().to_vec();
+        text_array.extend([0, 0, 0, 0, 0, 0, 0, 25, 0, 0, 0, 2, 0, 0, 0, 1]);
+        for item in ["a\tb", "é😀"] {
+            text_array.extend((item.len() as i32).to_be_bytes());
+            text_array.extend(item.as_bytes());
+        }
+        let mut interval = 90_061_000_001i64.to_be_bytes().to_vec();
+        interval.extend(3i32.to_be_bytes().into_iter().chain((-14i32).to_be_bytes()));
+        let full: Vec<Option<Vec<u8>>> = vec![
+            Some((-7i16).to_be_bytes().to_vec()),
+            Some(i32::MIN.to_be_bytes().to_vec()),
+            Some(i64::MAX.to_be_bytes().to_vec()),
+            Some(f32::NAN.to_be_bytes().to_vec()),
+            Some(f64::NEG_INFINITY.to_be_bytes().to_vec()),
+            Some(vec![1]),
+            Some(b"-12345678901234567890.000000000000000001".to_vec()),
+            Some("quote \" tab \t newline \n backslash \\ 😀".as_bytes().to_vec()),
+            Some(vec![0, 255, 0]),
+            Some(i32::MAX.to_be_bytes().to_vec()),
+            Some(86_399_999_999i64.to_be_bytes().to_vec()),
+            Some((-1i64).to_be_bytes().to_vec()),
+            Some(i64::MIN.to_be_bytes().to_vec()),
+            Some(interval),
+            Some((0..16).collect()),
+            Some(b"{\"a\":\n1}".to_vec()),
+            Some([&[1][..], b"{\"b\": [1, 2]}"].concat()),
+            Some(int4_array(&[2, 2], &[Some(1), None, Some(3), Some(4)])),
+            Some(text_array),
+        ];
+        let rows = copy_rows(copy_data(&[full, vec![None; types.len()]]), types.len());
+        let columns: Vec<Column> = types.iter().enumerate().map(|(i, t)| column(&format!("c{i}"), t.clone())).collect();
+        let mut straight = ArrowStream::new(schema(&columns, &[]), 10, 64);
+        let mut as_cells = ArrowStream::new(schema(&columns, &[]), 10, 64);
+        straight.begin();
+        as_cells.begin();
+        let mut scratch = Vec::new();
+        for row in &rows {
+            straight.row(row, &types).unwrap();
+            as_cells.row_cells(row.cells(&types, &mut scratch).unwrap());
+        }
+        straight.end();
+        as_cells.end();
+        let (straight, as_cells) = (straight.take(), as_cells.take());
+        assert!(straight.ends_with(&EOS));
+        assert_eq!(straight, as_cells);
+        let (_, batches) = read(&straight);
+        assert_eq!(batches[0].num_rows(), 2);
+        assert_eq!(batches[0].column(7).as_string::<i32>().value(0), "quote \" tab \t newline \n backslash \\ 😀");
+        assert_eq!(batches[0].column(15).as_string::<i32>().value(0), "{\"a\": 1}", "JSON on one line");
+    }
+
+    #[test]
+    fn a_copy_value_that_does_not_decode_fails_the_row_and_the_stream() {
+        let types = [ColumnType::Int8, ColumnType::Text];
+        let rows = copy_rows(copy_data(&[vec![Some(vec![0; 8]), Some(vec![0xff, 0xfe])]]), 2);
+        let columns = [column("i", ColumnType::Int8), column("t", ColumnType::Text)];
+        let mut stream = ArrowStream::new(schema(&columns, &[]), 10, 64);
+        stream.begin();
+        let (index, _) = stream.row(&rows[0], &types).unwrap_err();
+        assert_eq!(index, 1);
+        stream.end();
+        assert!(!stream.take().ends_with(&EOS), "a failed stream never gets its end-of-stream marker");
+    }
+
     #[test]
     fn timestamps_keep_infinity_and_extensions_are_named() {
         let columns =
             [column("ts", ColumnType::Timestamptz), column("u", ColumnType::Uuid), column("j", ColumnType::Jsonb)];
         let mut stream = ArrowStream::new(schema(&columns, &[]), 10, 64);
         stream.begin();
-        stream.row(&[Cell::Timestamptz(0), Cell::Uuid([7; 16]), Cell::Json("{\"a\":1}".into())]);
-        stream.row(&[Cell::Timestamptz(i64::MIN), Cell::Null, Cell::Null]);
+        stream.row_cells(&[Cell::Timestamptz(0), Cell::Uuid([7; 16]), Cell::Json("{\"a\":1}".into())]);
+        stream.row_cells(&[Cell::Timestamptz(i64::MIN), Cell::Null, Cell::Null]);
         stream.end();
         let (schema, batches) = read(&stream.take());
         assert_eq!(schema.field(0).data_type(), &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())));
@@ -559,8 +821,8 @@ mod tests {
         assert_eq!(fields.field(1).data_type(), &DataType::Utf8);
         let mut stream = ArrowStream::new(fields, 10, 64);
         stream.begin();
-        stream.row(&[Cell::Int(1), Cell::Float(1.5)]);
-        stream.row(&[Cell::Int(2), Cell::Bytes(vec![0, 255])]);
+        stream.row_cells(&[Cell::Int(1), Cell::Float(1.5)]);
+        stream.row_cells(&[Cell::Int(2), Cell::Bytes(vec![0, 255])]);
         stream.end();
         let (_, batches) = read(&stream.take());
         let text = batches[0].column(1).as_string::<i32>();
@@ -571,7 +833,7 @@ mod tests {
     fn a_value_that_does_not_fit_leaves_the_stream_unfinished() {
         let mut stream = ArrowStream::new(schema(&[column("i", ColumnType::Int2)], &[]), 10, 64);
         stream.begin();
-        stream.row(&[Cell::Int(1 << 20)]);
+        stream.row_cells(&[Cell::Int(1 << 20)]);
         stream.end();
         let bytes = stream.take();
         assert!(!bytes.ends_with(&EOS));

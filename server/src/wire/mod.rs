@@ -28,9 +28,12 @@ pub mod text;
 
 use axum::http::{HeaderName, HeaderValue};
 use bytes::Bytes;
-use shared::{Column, ErrorBody, Format};
+use shared::{Column, ColumnType, ErrorBody, Format};
 
+use crate::cell::Cell;
+use crate::db::pg_decode::DecodeError;
 use crate::db::table_rows::TableItem;
+use crate::db::RowStreamError;
 use crate::encode::ChunkEncoder;
 
 /// The response header that carries the `next` token of a buffered response cut by `limit`
@@ -58,6 +61,10 @@ pub struct TableEncoder {
     format: Format,
     /// Column names, in order.
     names: Vec<String>,
+    /// Column types, in order (what a binary COPY row is decoded by).
+    types: Vec<ColumnType>,
+    /// The cells of the row being written, when it came as a COPY row.
+    cells: Vec<Cell>,
     /// Per column, its JSON key with the colon (`"name":`), control words escaped.
     keys: Vec<Vec<u8>>,
     buf: Vec<u8>,
@@ -86,6 +93,8 @@ impl TableEncoder {
         TableEncoder {
             format,
             names,
+            types: columns.iter().map(|c| c.column_type.clone()).collect(),
+            cells: Vec::new(),
             keys,
             buf: if arrow.is_some() { Vec::new() } else { Vec::with_capacity(capacity) },
             scratch: String::new(),
@@ -123,22 +132,34 @@ impl ChunkEncoder for TableEncoder {
         }
     }
 
-    fn item(&mut self, item: &TableItem) {
-        let cells = match item {
-            TableItem::Row(cells) => cells,
+    fn item(&mut self, item: &TableItem) -> Result<(), RowStreamError> {
+        let row = match item {
+            TableItem::Row(row) => row,
             TableItem::End { cut, next } => {
                 self.end = Some((*cut, next.clone()));
-                return;
+                return Ok(());
             }
         };
+        let bad_field = |(column, error): (usize, DecodeError)| RowStreamError::Decode {
+            column: self.names.get(column).cloned().unwrap_or_else(|| format!("#{}", column + 1)),
+            message: error.to_string(),
+        };
+        if let Some(arrow) = &mut self.arrow {
+            // Straight from a COPY row's bytes into the column builders.
+            arrow.row(row, &self.types).map_err(bad_field)?;
+            self.rows += 1;
+            return Ok(());
+        }
+        let cells = row.cells(&self.types, &mut self.cells).map_err(bad_field)?;
         match self.format {
             Format::Ndjson => ndjson::row(&mut self.buf, &self.keys, cells, &mut self.scratch),
             Format::Json => json::row(&mut self.buf, &self.keys, cells, &mut self.scratch, self.rows == 0),
             Format::Csv => csv::row(&mut self.buf, cells, &mut self.scratch),
             Format::Text => text::row(&mut self.buf, cells, &mut self.scratch),
-            Format::Arrow => self.arrow.as_mut().into_iter().for_each(|a| a.row(cells)),
+            Format::Arrow => {}
         }
         self.rows += 1;
+        Ok(())
     }
 
     fn end(&mut self) {
@@ -188,7 +209,7 @@ impl ChunkEncoder for TableEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cell::Cell;
+    use crate::db::table_rows::Row;
 
     fn encode(format: Format, names: &[&str], rows: &[Vec<Cell>]) -> String {
         let columns: Vec<Column> = names
@@ -203,9 +224,9 @@ mod tests {
         let mut e = TableEncoder::new(format, &columns, &[], 100, 64);
         e.begin();
         for r in rows {
-            e.item(&TableItem::Row(r.clone()));
+            e.item(&TableItem::Row(Row::Cells(r.clone()))).unwrap();
         }
-        e.item(&TableItem::End { cut: false, next: None });
+        e.item(&TableItem::End { cut: false, next: None }).unwrap();
         e.end();
         String::from_utf8(e.take().to_vec()).unwrap()
     }
