@@ -84,8 +84,8 @@ impl<S> Park for Unparkable<S> {
 
 /// A relation's rows (see [`stream_table`]), resumable by key when the relation has a
 /// primary key. It sends each row's requested cells and keeps the sort keys of the last
-/// one ([`LastKey`]), which is where a part started after a park resumes (its `after=`), with the
-/// rows still wanted as its `limit`. `S` is the type of [`stream_table`]'s stream, named by
+/// one ([`LastKey`]), which is where a part started after a park resumes (its `after=`),
+/// with the rows still wanted as its `limit`. `S` is the type of [`stream_table`]'s stream, named by
 /// inference: a boxed `dyn Stream` here cost ~15% of the stream's time (every row through a
 /// virtual call, nothing inlined).
 pub struct ResumableRows<S> {
