@@ -38,8 +38,10 @@ pub enum CopyDecodeError {
 /// Splits binary COPY data into rows of `fields` fields (see the module doc).
 #[derive(Debug)]
 pub struct CopyTupleDecoder {
-    /// Bytes received but not yet decoded.
-    pending: BytesMut,
+    /// Bytes received but not yet decoded: the chunk as it came, its rows shared with it
+    /// (PostgreSQL sends a row a `CopyData` message, so this is the common case: no copy);
+    /// joined with the next chunk only when a row goes on in it.
+    pending: Bytes,
     fields: usize,
     header_done: bool,
     finished: bool,
@@ -86,16 +88,18 @@ impl<'a> Iterator for Fields<'a> {
 impl CopyTupleDecoder {
     /// A decoder for rows of `fields` fields; a row with another count is an error.
     pub fn new(fields: usize) -> Self {
-        CopyTupleDecoder { pending: BytesMut::new(), fields, header_done: false, finished: false }
+        CopyTupleDecoder { pending: Bytes::new(), fields, header_done: false, finished: false }
     }
 
     /// Adds the next chunk of COPY data.
     pub fn feed(&mut self, chunk: Bytes) {
         if self.pending.is_empty() {
-            // The common case: a fresh chunk; keep it without copying when possible.
-            self.pending = BytesMut::from(chunk);
+            self.pending = chunk;
         } else {
-            self.pending.extend_from_slice(&chunk);
+            let mut joined = BytesMut::with_capacity(self.pending.len() + chunk.len());
+            joined.extend_from_slice(&self.pending);
+            joined.extend_from_slice(&chunk);
+            self.pending = joined.freeze();
         }
     }
 
@@ -125,7 +129,7 @@ impl CopyTupleDecoder {
             self.finished = true;
             return Ok(None);
         }
-        let mut row = self.pending.split_to(len).freeze();
+        let mut row = self.pending.split_to(len);
         row.advance(2);
         Ok(Some(Tuple(row)))
     }

@@ -15,14 +15,14 @@
 //!   to the pool: whatever session state the statement changed (`set_config`, advisory
 //!   locks) goes with the connection.
 
-use futures_util::{Stream, TryStreamExt};
+use futures_util::{Stream, StreamExt as _};
 use shared::{Column, ColumnType};
 use sqlx::postgres::types::Oid;
 use sqlx::{Column as _, Either, Executor as _, Statement as _, TypeInfo as _};
 
 use super::error::RowStreamError;
 use super::rows::CloseUnlessFinished;
-use super::table_rows::{check_params, fetch, TableItem};
+use super::table_rows::{check_params, fetch, one_item_a_row, within_limit, Part, TableItem};
 use super::{pg_types, Connection};
 use crate::source::role::Role;
 use crate::source::{Param, Statement};
@@ -173,7 +173,7 @@ impl StatementReader {
         types: Vec<ColumnType>,
     ) -> impl Stream<Item = Result<TableItem, RowStreamError>> + Send + 'static {
         let StatementReader { mut connection, keep } = self;
-        async_stream::try_stream! {
+        let parts = async_stream::try_stream! {
             if let Err(error) = begin(connection.get_mut(), role.as_ref()).await {
                 if keep && matches!(error, RowStreamError::ForbiddenRole { .. }) {
                     connection.finished();
@@ -183,22 +183,24 @@ impl StatementReader {
             let mut sent: u64 = 0;
             let mut cut = false;
             {
-                let mut rows = fetch(connection.get_mut(), &statement, &types);
-                while let Some(row) = rows.try_next().await? {
-                    if limit.is_some_and(|l| sent >= l) {
-                        cut = true;
-                        continue;
+                let mut blocks = fetch(connection.get_mut(), &statement, &types);
+                while let Some(block) = blocks.next().await {
+                    let (rows, failed) = within_limit(block, limit, &mut sent, &mut cut, |_, _| {});
+                    if !rows.is_empty() {
+                        yield Part::Rows(rows);
                     }
-                    sent += 1;
-                    yield TableItem::Row(row);
+                    if let Some(error) = failed {
+                        Err(error)?;
+                    }
                 }
             }
             commit(connection.get_mut()).await?;
             if keep {
                 connection.finished();
             }
-            yield TableItem::End { cut, next: None };
-        }
+            yield Part::End { cut, next: None };
+        };
+        one_item_a_row(parts)
     }
 }
 

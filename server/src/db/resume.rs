@@ -25,7 +25,7 @@ use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, Stream};
 use shared::ColumnType;
 
-use super::table_rows::{key_params, stream_table, Row, TableItem};
+use super::table_rows::{key_params, stream_table, Part, Row, TableItem};
 use super::{Connection, Database, RowStreamError};
 use crate::cell::Cell;
 use crate::source::keyset::{self, Key};
@@ -99,6 +99,8 @@ pub struct ResumableRows<S> {
     read_types: Vec<ColumnType>,
     /// The sort keys of the last row yielded.
     last_key: LastKey,
+    /// Rows read and not yet yielded (the rest of the part's last block).
+    ready: std::vec::IntoIter<Row>,
     current: Option<Pin<Box<S>>>,
     /// Takes a connection and starts the query again, after a park.
     reopen: Reopen<S>,
@@ -134,7 +136,7 @@ pub fn resumable_rows(
     connection: Connection,
     plan: Plan,
     role: Option<Role>,
-) -> ResumableRows<impl Stream<Item = Result<TableItem, RowStreamError>> + Send + 'static> {
+) -> ResumableRows<impl Stream<Item = Result<Part, RowStreamError>> + Send + 'static> {
     let current = stream_table(connection, plan.clone(), role.clone());
     // The same function, so the same stream type as `current`.
     let reopen: Reopen<_> = |db, plan, role| {
@@ -151,6 +153,7 @@ pub fn resumable_rows(
         plan,
         sent: 0,
         last_key: LastKey::None,
+        ready: Vec::new().into_iter(),
         current: Some(Box::pin(current)),
         reopen,
         opening: None,
@@ -173,7 +176,7 @@ impl<S> ResumableRows<S> {
 
 impl<S> Stream for ResumableRows<S>
 where
-    S: Stream<Item = Result<TableItem, RowStreamError>> + Send + 'static,
+    S: Stream<Item = Result<Part, RowStreamError>> + Send + 'static,
 {
     type Item = Result<TableItem, RowStreamError>;
 
@@ -203,42 +206,55 @@ where
                 }
             }
         }
-        let Some(current) = this.current.as_mut() else {
-            return Poll::Ready(None);
-        };
-        let mut item = ready!(current.as_mut().poll_next(cx));
-        match &mut item {
-            Some(Ok(TableItem::Row(row))) => {
-                if this.plan.request.keyed() {
-                    match (&*row, &mut this.last_key) {
-                        // The same allocation, row after row.
-                        (Row::Cells(cells), LastKey::Cells(keys)) => {
-                            keys.clear();
-                            keys.extend(
-                                this.plan.key_slots.iter().map(|s| cells.get(*s).cloned().unwrap_or(Cell::Null)),
-                            );
-                        }
-                        (Row::Cells(_), last) => {
-                            *last = LastKey::Cells(row.cells_at(&this.plan.key_slots, &this.read_types));
-                        }
-                        (Row::Copy(_), last) => *last = LastKey::Copy(row.clone()),
+        loop {
+            if let Some(mut row) = this.ready.next() {
+                this.yielded(&mut row);
+                return Poll::Ready(Some(Ok(TableItem::Row(row))));
+            }
+            let Some(current) = this.current.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match ready!(current.as_mut().poll_next(cx)) {
+                Some(Ok(Part::Rows(rows))) => this.ready = rows.into_iter(),
+                Some(Ok(Part::End { cut, mut next })) => {
+                    // A part resumed with no rows left to send knows of none it sent itself.
+                    let keys = this.last_key.cells(&this.plan, &this.read_types);
+                    if cut && next.is_none() && !keys.is_empty() {
+                        let keys = keys.iter().map(Key::of).collect();
+                        next = Some(keyset::encode(&this.plan.request, keys));
                     }
+                    this.ended = true;
+                    return Poll::Ready(Some(Ok(TableItem::End { cut, next })));
                 }
-                row.truncate(this.plan.visible());
-                this.sent += 1;
-            }
-            Some(Ok(TableItem::End { cut, next })) => {
-                // A part resumed with no rows left to send knows of none it sent itself.
-                let keys = this.last_key.cells(&this.plan, &this.read_types);
-                if *cut && next.is_none() && !keys.is_empty() {
-                    let keys = keys.iter().map(Key::of).collect();
-                    *next = Some(keyset::encode(&this.plan.request, keys));
+                Some(Err(error)) => {
+                    this.ended = true;
+                    return Poll::Ready(Some(Err(error)));
                 }
-                this.ended = true;
+                None => {
+                    this.ended = true;
+                    return Poll::Ready(None);
+                }
             }
-            Some(Err(_)) | None => this.ended = true,
         }
-        Poll::Ready(item)
+    }
+}
+
+impl<S> ResumableRows<S> {
+    /// Notes `row` as sent: its sort keys, the count; and trims it to the requested cells.
+    fn yielded(&mut self, row: &mut Row) {
+        if self.plan.request.keyed() {
+            match (&*row, &mut self.last_key) {
+                // The same allocation, row after row.
+                (Row::Cells(cells), LastKey::Cells(keys)) => {
+                    keys.clear();
+                    keys.extend(self.plan.key_slots.iter().map(|s| cells.get(*s).cloned().unwrap_or(Cell::Null)));
+                }
+                (Row::Cells(_), last) => *last = LastKey::Cells(row.cells_at(&self.plan.key_slots, &self.read_types)),
+                (Row::Copy(_), last) => *last = LastKey::Copy(row.clone()),
+            }
+        }
+        row.truncate(self.plan.visible());
+        self.sent += 1;
     }
 }
 
@@ -247,8 +263,10 @@ impl<S> Park for ResumableRows<S> {
         if self.ended || self.current.is_none() || !self.can_park() {
             return false;
         }
-        // Dropping the stream closes its connection (`rows::CloseUnlessFinished`).
+        // Dropping the stream closes its connection (`rows::CloseUnlessFinished`); the rows
+        // it read ahead are read again after the last one sent.
         self.current = None;
+        self.ready = Vec::new().into_iter();
         true
     }
 

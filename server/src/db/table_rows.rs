@@ -8,9 +8,10 @@
 //! [`super::sqlite_read`]: either way the stream reads one snapshot. A stream dropped
 //! before its end closes its connection, which ends the transaction with it.
 //!
-//! The stream yields each row as read ([`Row`]; [`Plan::read`]: the requested columns, then
-//! any sort column not requested), then one [`TableItem::End`] that says whether `limit`
-//! cut the rows short and, if it did, the token that continues after the last row sent.
+//! The stream yields the rows as read, in blocks ([`Part::Rows`] of [`Row`]s; [`Plan::read`]:
+//! the requested columns, then any sort column not requested), then one [`Part::End`] that
+//! says whether `limit` cut the rows short and, if it did, the token that continues after
+//! the last row sent.
 //! [`super::resume::ResumableRows`] keeps the sort-column values of the last row, sends
 //! only the requested cells, and resumes there after a park. Relations without a primary
 //! key are read by a single query.
@@ -41,6 +42,58 @@ pub enum TableItem {
     /// The last item of a complete stream.
     End { cut: bool, next: Option<String> },
 }
+
+/// What [`stream_table`] and `read::StatementReader::rows` yield: the rows read together
+/// (one or more, at most [`BLOCK_ROWS`]), then the end. Passing rows on in blocks takes the
+/// layers a row passes from once a row to once a block; [`super::resume::ResumableRows`]
+/// and `StatementReader::rows` hand them on one [`TableItem`] at a time.
+#[derive(Debug)]
+pub enum Part {
+    Rows(Vec<Row>),
+    End { cut: bool, next: Option<String> },
+}
+
+/// A stream of parts as one [`TableItem`] a row.
+pub(super) fn one_item_a_row(
+    parts: impl Stream<Item = Result<Part, RowStreamError>>,
+) -> impl Stream<Item = Result<TableItem, RowStreamError>> {
+    parts
+        .map_ok(|part| {
+            futures_util::stream::iter(match part {
+                Part::Rows(rows) => rows.into_iter().map(|row| Ok(TableItem::Row(row))).collect(),
+                Part::End { cut, next } => vec![Ok(TableItem::End { cut, next })],
+            })
+        })
+        .try_flatten()
+}
+
+/// The rows a read has at hand, as [`fetch`] yields them, and the error that ends the read
+/// after them, if one did (nothing follows an error).
+#[derive(Debug, Default)]
+pub struct Block {
+    pub rows: Vec<Row>,
+    pub error: Option<RowStreamError>,
+}
+
+impl Block {
+    /// A block of rows read one at a time, up to the first error.
+    fn of(results: Vec<Result<Row, RowStreamError>>) -> Block {
+        let mut block = Block { rows: Vec::with_capacity(results.len()), error: None };
+        for result in results {
+            match result {
+                Ok(row) => block.rows.push(row),
+                Err(error) => {
+                    block.error = Some(error);
+                    break;
+                }
+            }
+        }
+        block
+    }
+}
+
+/// Most rows in a [`Block`].
+pub const BLOCK_ROWS: usize = 256;
 
 /// One row as read: decoded cells (SQLite, sqlx `fetch`), or a binary COPY row as it came,
 /// decoded by its writer (`crate::wire`) by the columns' types, into cells or straight
@@ -111,7 +164,7 @@ pub(super) fn stream_table(
     connection: Connection,
     plan: Plan,
     role: Option<Role>,
-) -> impl Stream<Item = Result<TableItem, RowStreamError>> + Send + 'static {
+) -> impl Stream<Item = Result<Part, RowStreamError>> + Send + 'static {
     async_stream::try_stream! {
         let mut connection = CloseUnlessFinished::new(connection);
         let types = plan.read_types();
@@ -151,19 +204,21 @@ pub(super) fn stream_table(
                 _ => plan.statement(after.as_deref(), query_limit),
             };
             {
-                let mut rows = fetch(connection.get_mut(), &statement, &types);
-                while let Some(row) = rows.try_next().await? {
-                    if limit.is_some_and(|l| sent >= l) {
-                        cut = true;
-                        continue;
+                let mut blocks = fetch(connection.get_mut(), &statement, &types);
+                while let Some(block) = blocks.next().await {
+                    let (rows, failed) = within_limit(block, limit, &mut sent, &mut cut, |row, number| {
+                        // Keys are kept only where a resume can start: after the head row (the
+                        // bulk query), and after the row that `limit` may cut the stream at.
+                        if keyed && (head || limit == Some(number)) {
+                            last_keys = row.cells_at(&plan.key_slots, &types);
+                        }
+                    });
+                    if !rows.is_empty() {
+                        yield Part::Rows(rows);
                     }
-                    // Keys are kept only where a resume can start: after the head row (the
-                    // bulk query), and after the row that `limit` may cut the stream at.
-                    if keyed && (head || limit == Some(sent + 1)) {
-                        last_keys = row.cells_at(&plan.key_slots, &types);
+                    if let Some(error) = failed {
+                        Err(error)?;
                     }
-                    sent += 1;
-                    yield TableItem::Row(row);
                 }
             }
             if !head || sent == 0 || cut || limit == Some(sent) {
@@ -179,8 +234,33 @@ pub(super) fn stream_table(
             let keys = last_keys.iter().map(Key::of).collect();
             keyset::encode(&plan.request, keys)
         });
-        yield TableItem::End { cut, next };
+        yield Part::End { cut, next };
     }
+}
+
+/// The rows of `block` that `limit` still wants (`sent` counts them; a row past `limit` sets
+/// `cut`), each shown to `each` with its number (1 for the first row of the stream); and the
+/// error that ended the block, if one did.
+pub(super) fn within_limit(
+    block: Block,
+    limit: Option<u64>,
+    sent: &mut u64,
+    cut: &mut bool,
+    mut each: impl FnMut(&Row, u64),
+) -> (Vec<Row>, Option<RowStreamError>) {
+    let Block { mut rows, error } = block;
+    if let Some(limit) = limit {
+        let wanted = usize::try_from(limit.saturating_sub(*sent)).unwrap_or(usize::MAX);
+        if rows.len() > wanted {
+            rows.truncate(wanted);
+            *cut = true;
+        }
+    }
+    for row in &rows {
+        *sent += 1;
+        each(row, *sent);
+    }
+    (rows, error)
 }
 
 pub(super) fn key_params(plan: &Plan, keys: &[Cell]) -> Result<Vec<Option<Param>>, BadRequest> {
@@ -248,12 +328,12 @@ fn bind_pg<'q>(mut query: PgQuery<'q>, params: &[Param]) -> PgQuery<'q> {
     query
 }
 
-/// Runs one statement and decodes its rows as they arrive.
+/// Runs one statement and yields its rows as they arrive, in blocks of those at hand.
 pub(super) fn fetch<'c>(
     connection: &'c mut Connection,
     statement: &'c Statement,
     types: &'c [ColumnType],
-) -> BoxStream<'c, Result<Row, RowStreamError>> {
+) -> BoxStream<'c, Block> {
     match connection {
         Connection::Postgres(conn, read) => match statement.copy.as_deref() {
             // Binary COPY with the values as literals, unless the pool reads with `fetch`.
@@ -262,6 +342,8 @@ pub(super) fn fetch<'c>(
                 .bind(statement.limit) // NULL: no limit
                 .fetch(&mut **conn)
                 .map(move |row| decode_pg(&row?, types).map(Row::Cells))
+                .ready_chunks(BLOCK_ROWS)
+                .map(Block::of)
                 .boxed(),
         },
         Connection::Sqlite(_, reads) => reads
@@ -271,6 +353,8 @@ pub(super) fn fetch<'c>(
                 statement.limit.unwrap_or(-1),
             ) // -1: no limit
             .map_ok(Row::Cells)
+            .ready_chunks(BLOCK_ROWS)
+            .map(Block::of)
             .boxed(),
     }
 }
