@@ -37,6 +37,7 @@ pub(super) fn rows<'c>(
         chunks: None,
         decoder: CopyTupleDecoder::new(types.len()),
         last_rows: 0,
+        first: true,
         done: false,
     }
     .boxed()
@@ -54,6 +55,8 @@ struct CopyRows<'c> {
     decoder: CopyTupleDecoder,
     /// Rows in the last block yielded.
     last_rows: usize,
+    /// No row yielded yet.
+    first: bool,
     done: bool,
 }
 
@@ -86,7 +89,11 @@ impl Stream for CopyRows<'_> {
                 match this.decoder.next_row() {
                     Ok(Some(tuple)) => {
                         block.rows.push(Row::Copy(tuple));
-                        if block.rows.len() >= BLOCK_ROWS {
+                        // The first row goes on alone: a statement without a head query
+                        // (saved queries, ad-hoc SQL) streams flat out, and its first row
+                        // would wait for the block to fill (TTFB 3 ms instead of 0.7).
+                        if block.rows.len() >= BLOCK_ROWS || this.first {
+                            this.first = false;
                             return this.ready(block);
                         }
                     }

@@ -76,19 +76,12 @@ pub struct Block {
 }
 
 impl Block {
-    /// A block of rows read one at a time, up to the first error.
-    fn of(results: Vec<Result<Row, RowStreamError>>) -> Block {
-        let mut block = Block { rows: Vec::with_capacity(results.len()), error: None };
-        for result in results {
-            match result {
-                Ok(row) => block.rows.push(row),
-                Err(error) => {
-                    block.error = Some(error);
-                    break;
-                }
-            }
+    /// A block of one row, or of the error that ends the read.
+    fn one(result: Result<Row, RowStreamError>) -> Block {
+        match result {
+            Ok(row) => Block { rows: vec![row], error: None },
+            Err(error) => Block { rows: Vec::new(), error: Some(error) },
         }
-        block
     }
 }
 
@@ -328,7 +321,10 @@ fn bind_pg<'q>(mut query: PgQuery<'q>, params: &[Param]) -> PgQuery<'q> {
     query
 }
 
-/// Runs one statement and yields its rows as they arrive, in blocks of those at hand.
+/// Runs one statement and yields its rows as they arrive: binary COPY in blocks of the rows
+/// at hand, decoded cells (sqlx `fetch`, SQLite) one a block. Cells are allocated when made:
+/// a block of 256 rows of them alive at once made SQLite's 1M-row NDJSON stream take 25 %
+/// longer than one row at a time (more memory touched between making and writing a row).
 pub(super) fn fetch<'c>(
     connection: &'c mut Connection,
     statement: &'c Statement,
@@ -342,8 +338,7 @@ pub(super) fn fetch<'c>(
                 .bind(statement.limit) // NULL: no limit
                 .fetch(&mut **conn)
                 .map(move |row| decode_pg(&row?, types).map(Row::Cells))
-                .ready_chunks(BLOCK_ROWS)
-                .map(Block::of)
+                .map(Block::one)
                 .boxed(),
         },
         Connection::Sqlite(_, reads) => reads
@@ -353,8 +348,7 @@ pub(super) fn fetch<'c>(
                 statement.limit.unwrap_or(-1),
             ) // -1: no limit
             .map_ok(Row::Cells)
-            .ready_chunks(BLOCK_ROWS)
-            .map(Block::of)
+            .map(Block::one)
             .boxed(),
     }
 }
