@@ -7,8 +7,8 @@
 //! [`super::pg_decode`], the decoder `fetch` uses too (a `DataRow` value and a binary COPY
 //! field are the same bytes), into cells or straight into its own buffers (Arrow). Rows go
 //! on in blocks ([`Block`]): those decoded from the chunks sqlx has at hand, at most
-//! [`BLOCK_ROWS`]; chunks are read from the socket as the consumer asks, so nothing here
-//! holds more than one block.
+//! [`BLOCK_ROWS`], the first row alone; chunks are read from the socket as the consumer
+//! asks, so nothing here holds more than one block.
 
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
