@@ -10,9 +10,11 @@
 //! `/api/tables/wide/rows` as NDJSON, CSV and Arrow: total time, body bytes and the peak RSS
 //! (VmHWM) of a fresh release `rowstream serve` per format and table size, medians of
 //! `--runs`, against `psql -c "\copy (select <the same columns> from wide) to stdout"` into
-//! /dev/null timed in the same run. Also timed, as a floor and not a target: the server alone
+//! /dev/null timed in the same run. Also timed, as floors and not targets: the server alone
 //! producing the same rows as binary COPY (`COPY (…) TO '/dev/null' (FORMAT binary)`, run by
-//! the server; needs `pg_write_server_files`), which no reader of COPY can beat.
+//! the server; needs `pg_write_server_files`), which no reader of COPY can beat, in no order
+//! and in the primary key's order (`order by id`: rowstream's own statement, whose default
+//! order is the key's; an index scan).
 //!
 //! **SQLite** (the embedded default). A file in the target directory
 //! (`CARGO_TARGET_TMPDIR/rowstream_bench_sqlite_1000000.db`) holds `messages` (500,000 rows,
@@ -55,7 +57,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use common::wide::{ensure_pg_wide, WIDE_VERSION};
-use common::{arg, median, verdict, Server, SECRET};
+use common::{arg, median, postgres_cpu_ms, process_cpu_ms, verdict, Server, SECRET};
 
 struct Options {
     rows: u64,
@@ -102,11 +104,11 @@ fn verbose() -> bool {
 
 /// The columns of `wide`, in table order (also what the references select).
 const WIDE_COLUMNS: &str = "id, i2, i4, i8, f8, amount, flag, title, label, day, at, uid, meta, raw, state, tags, note";
-/// `WIDE_COLUMNS` as rowstream's statement reads them (numeric and enums as text).
-const WIDE_COLUMNS_AS_READ: &str =
-    "id, i2, i4, i8, f8, amount::text, flag, title, label, day, at, uid, meta, raw, state::text, tags, note";
 /// The reference that says how long PostgreSQL alone takes to produce the binary COPY.
 const COPY_FLOOR: &str = "binary COPY, unread";
+/// The same in the primary key's order, as rowstream's statement reads the rows (an index
+/// scan instead of a sequential one).
+const KEY_ORDER_FLOOR: &str = "binary COPY by key, unread";
 const MESSAGES_COLUMNS: &str = "id, sender, body, created_at";
 
 /// `wide` in SQLite: the same rows in SQLite's storage classes.
@@ -445,6 +447,10 @@ struct Figure {
     total_ms: f64,
     mb: f64,
     rss_mb: f64,
+    /// CPU time of the server, and of PostgreSQL's processes, during a full read (medians;
+    /// NaN where /proc cannot tell, or on SQLite).
+    server_cpu_ms: f64,
+    database_cpu_ms: f64,
 }
 
 /// `/api/tables/{table}/rows?format=…` on a fresh server: `runs` full reads after one
@@ -469,8 +475,15 @@ async fn measure(
     let warm_check = if let Check::Ndjson(_) = check { Check::Csv } else { check };
     fetch(server.port, &format!("{path}&limit=1"), &token, warm_check).await?;
     let mut measured = Vec::new();
+    let (mut server_cpu, mut database_cpu) = (Vec::new(), Vec::new());
+    let pid = server.child.id();
+    let database = || if backend == "postgres" { postgres_cpu_ms() } else { None };
     for _ in 0..runs {
+        let before = (process_cpu_ms(pid), database());
         measured.push(fetch(server.port, &path, &token, check).await?);
+        let after = (process_cpu_ms(pid), database());
+        server_cpu.push(after.0.zip(before.0).map_or(f64::NAN, |(a, b)| a - b));
+        database_cpu.push(after.1.zip(before.1).map_or(f64::NAN, |(a, b)| a - b));
     }
     if verbose() {
         let totals: Vec<String> = measured.iter().map(|r| format!("{:.0}", r.total_ms)).collect();
@@ -485,6 +498,8 @@ async fn measure(
         total_ms: median(measured.iter().map(|r| r.total_ms).collect()),
         mb: measured.first().map_or(f64::NAN, |r| r.body as f64 / 1e6),
         rss_mb: server.peak_rss_mb(),
+        server_cpu_ms: median(server_cpu),
+        database_cpu_ms: median(database_cpu),
     };
     eprintln!(
         "  {backend} {table} {rows} {format}: {:.0} ms, {:.1} MB, peak RSS {:.1} MB",
@@ -607,23 +622,30 @@ impl Report {
         self.targets.push(line);
     }
 
-    /// Not a target: how close `format` comes to [`COPY_FLOOR`], which no reader of binary
-    /// COPY can beat, and that floor against `reference`.
+    /// Not a target: the floors ([`COPY_FLOOR`], [`KEY_ORDER_FLOOR`]), which no reader of
+    /// binary COPY can beat, against `reference`, and how close `format` comes to the one of
+    /// its own statement.
     fn floor_line(&mut self, backend: &str, table: &str, rows: u64, format: &str, reference: &str) {
-        let (Some(f), Some(floor), Some(r)) = (
+        let (Some(f), Some(floor), Some(keyed), Some(r)) = (
             self.figure(backend, table, rows, format),
             self.reference(backend, table, rows, COPY_FLOOR),
+            self.reference(backend, table, rows, KEY_ORDER_FLOOR),
             self.reference(backend, table, rows, reference),
         ) else {
             return;
         };
         let line = format!(
-            "{backend:<8} {table} {rows}: {COPY_FLOOR} / {reference} = {:.0} / {:.0} ms = {:.2}x (no reader of COPY is faster); \
-             {format} total / that = {:.2}x",
+            "{backend:<8} {table} {rows}: {COPY_FLOOR} / {reference} = {:.0} / {:.0} ms = {:.2}x, {KEY_ORDER_FLOOR} = {:.0} ms = {:.2}x \
+             (no reader of COPY is faster); {format} total / {KEY_ORDER_FLOOR} = {:.2}x; PostgreSQL's CPU during \
+             it = {:.0} ms = {:.0}% of its total",
             floor.ms,
             r.ms,
             floor.ms / r.ms,
-            f.total_ms / floor.ms
+            keyed.ms,
+            keyed.ms / r.ms,
+            f.total_ms / keyed.ms,
+            f.database_cpu_ms,
+            100.0 * f.database_cpu_ms / f.total_ms
         );
         self.targets.push(line);
     }
@@ -656,15 +678,25 @@ impl Report {
             "\nrowstream tables benchmark: /api/tables/{{name}}/rows, release build, medians of {} runs (SQLite: {}), TTFB medians of {}",
             o.runs, o.sqlite_runs, o.ttfb_runs
         );
-        println!("(TTFB: request write → first response byte on an open connection; MB: body bytes; peak RSS: VmHWM of a fresh server per line)");
+        println!("(TTFB: request write → first response byte on an open connection; MB: body bytes; peak RSS: VmHWM of a fresh server per line;");
+        println!(" CPU ms: the server's, and PostgreSQL's processes', during one full read)");
         println!(
-            "{:<8}  {:<8} {:>9}  {:<15} {:>9} {:>10} {:>8} {:>12}",
-            "backend", "table", "rows", "format", "TTFB ms", "total ms", "MB", "peak RSS MB"
+            "{:<8}  {:<8} {:>9}  {:<15} {:>9} {:>10} {:>8} {:>12} {:>11} {:>11}",
+            "backend", "table", "rows", "format", "TTFB ms", "total ms", "MB", "peak RSS MB", "server CPU", "pg CPU"
         );
         for f in &self.figures {
             println!(
-                "{:<8}  {:<8} {:>9}  {:<15} {:>9.3} {:>10.0} {:>8.1} {:>12.1}",
-                f.backend, f.table, f.rows, f.format, f.ttfb_ms, f.total_ms, f.mb, f.rss_mb
+                "{:<8}  {:<8} {:>9}  {:<15} {:>9.3} {:>10.0} {:>8.1} {:>12.1} {:>11.0} {:>11.0}",
+                f.backend,
+                f.table,
+                f.rows,
+                f.format,
+                f.ttfb_ms,
+                f.total_ms,
+                f.mb,
+                f.rss_mb,
+                f.server_cpu_ms,
+                f.database_cpu_ms
             );
         }
         for r in &self.references {
@@ -703,14 +735,15 @@ async fn main() -> anyhow::Result<()> {
             let ms = command_ms("psql", &["-X", "-q", url.as_str(), "-c", copy.as_str()], o.runs)?;
             report.references.push(Reference { backend: "postgres", table: "wide", rows, name: "psql \\copy", ms });
             // The floor of every reader of binary COPY: the server producing the same rows
-            // with nothing reading them (needs `pg_write_server_files`; skipped without).
-            let floor = format!("COPY (select {WIDE_COLUMNS_AS_READ} from wide) TO '/dev/null' (FORMAT binary)");
-            match command_ms("psql", &["-X", "-q", "-v", "ON_ERROR_STOP=1", url.as_str(), "-c", floor.as_str()], o.runs)
-            {
-                Ok(ms) => {
-                    report.references.push(Reference { backend: "postgres", table: "wide", rows, name: COPY_FLOOR, ms })
+            // with nothing reading them (needs `pg_write_server_files`; skipped without),
+            // in no order and in the key's order (rowstream's statement).
+            for (name, order) in [(COPY_FLOOR, ""), (KEY_ORDER_FLOOR, " order by id")] {
+                let floor = format!("COPY (select {WIDE_COLUMNS} from wide{order}) TO '/dev/null' (FORMAT binary)");
+                let args = ["-X", "-q", "-v", "ON_ERROR_STOP=1", url.as_str(), "-c", floor.as_str()];
+                match command_ms("psql", &args, o.runs) {
+                    Ok(ms) => report.references.push(Reference { backend: "postgres", table: "wide", rows, name, ms }),
+                    Err(error) => eprintln!("  (no {name} figure: {error})"),
                 }
-                Err(error) => eprintln!("  (no {COPY_FLOOR} figure: {error})"),
             }
             for format in ["ndjson", "csv", "arrow"] {
                 report.figures.push(measure("postgres", url, &settings, "wide", rows, format, o.runs).await?);

@@ -124,6 +124,38 @@ impl Server {
     }
 }
 
+/// CPU time (user + system) of process `pid` so far, in ms; None where /proc cannot tell.
+pub fn process_cpu_ms(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces), in brackets: utime is the
+    // 14th field, stime the 15th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf reads a constant of the system.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (per_second > 0).then(|| ticks * 1000.0 / per_second as f64)
+}
+
+/// CPU time of every process of this machine's PostgreSQL server (named `postgres`) so
+/// far, in ms: the backends a stream reads from included. Taken before and after a
+/// request, it says how long the database worked for it (others' work included: quiet
+/// machines only). None where /proc cannot tell.
+pub fn postgres_cpu_ms() -> Option<f64> {
+    let mut total = None;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres") {
+            if let Some(ms) = process_cpu_ms(pid) {
+                *total.get_or_insert(0.0) += ms;
+            }
+        }
+    }
+    total
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

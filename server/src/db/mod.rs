@@ -4,7 +4,7 @@
 //! - [`rows`]: the `messages` query as a stream of `shared::Message`, owning its connection.
 //! - [`table_rows`]: any relation's rows (statements from `crate::source`) as a stream of
 //!   rows (cells, or binary COPY rows their writer decodes), owning its connection;
-//!   [`pg_decode`] decodes PostgreSQL's binary values by type.
+//!   [`pg_decode`] decodes PostgreSQL's binary values by type ([`pg_numeric`]: `numeric`).
 //! - [`read`]: the read-only transaction (with the request's role) every row stream reads
 //!   in, and the rows of a saved query or ad-hoc statement; [`pg_types`] maps the types a
 //!   statement's description names.
@@ -20,6 +20,7 @@ pub mod error;
 pub mod migrations;
 pub mod pg_copy;
 pub mod pg_decode;
+pub mod pg_numeric;
 pub mod pg_types;
 pub mod read;
 pub mod resume;

@@ -8,11 +8,12 @@
 //! json as UTF-8 (jsonb after a version byte 1); date i32 days and time/timestamp[tz] i64
 //! microseconds from 2000-01-01; interval i64 µs, i32 days, i32 months; uuid 16 bytes;
 //! arrays: ndim, flags, element oid, (length, lower bound) per dimension, then each element
-//! as a length (-1: NULL) and its bytes. `numeric` and unknown types are read as text
-//! (cast in the select list).
+//! as a length (-1: NULL) and its bytes; `numeric` as base-10000 digits
+//! ([`super::pg_numeric`]). Unknown types are read as text (cast in the select list).
 
 use shared::ColumnType;
 
+use super::pg_numeric::Numeric;
 use crate::cell::Cell;
 
 /// Why a value does not decode as its column's type.
@@ -26,6 +27,8 @@ pub enum DecodeError {
     JsonbVersion,
     #[error("array {0}")]
     Array(&'static str),
+    #[error("numeric {0}")]
+    Numeric(&'static str),
     #[error("an SQLite type on PostgreSQL")]
     SqliteType,
 }
@@ -40,7 +43,7 @@ pub enum CellRef<'a> {
     Int(i64),
     Float4(f32),
     Float(f64),
-    Numeric(&'a str),
+    Numeric(Numeric<'a>),
     Text(&'a str),
     Bytes(&'a [u8]),
     Date(i32),
@@ -67,7 +70,7 @@ impl CellRef<'_> {
             CellRef::Int(v) => Cell::Int(v),
             CellRef::Float4(v) => Cell::Float4(v),
             CellRef::Float(v) => Cell::Float(v),
-            CellRef::Numeric(s) => Cell::Numeric(s.to_owned()),
+            CellRef::Numeric(n) => Cell::Numeric(n.to_string()),
             CellRef::Text(s) => Cell::Text(s.to_owned()),
             CellRef::Bytes(b) => Cell::Bytes(b.to_vec()),
             CellRef::Date(v) => Cell::Date(v),
@@ -100,7 +103,7 @@ pub fn decode_ref<'a>(ty: &'a ColumnType, bytes: &'a [u8]) -> Result<CellRef<'a>
         ColumnType::Float4 => CellRef::Float4(f32::from_be_bytes(fixed(bytes)?)),
         ColumnType::Float8 => CellRef::Float(f64::from_be_bytes(fixed(bytes)?)),
         ColumnType::Bool => CellRef::Bool(fixed::<1>(bytes)?[0] != 0),
-        ColumnType::Numeric => CellRef::Numeric(utf8(bytes)?),
+        ColumnType::Numeric => CellRef::Numeric(Numeric::parse(bytes)?),
         ColumnType::Bytea => CellRef::Bytes(bytes),
         ColumnType::Date => CellRef::Date(i32::from_be_bytes(fixed(bytes)?)),
         ColumnType::Time => CellRef::Time(i64::from_be_bytes(fixed(bytes)?)),

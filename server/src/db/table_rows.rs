@@ -44,8 +44,8 @@ pub enum TableItem {
 }
 
 /// What [`stream_table`] and `read::StatementReader::rows` yield: the rows read together
-/// (one or more, at most [`BLOCK_ROWS`]; see [`fetch`]), then the end. Passing rows on in blocks takes the
-/// layers a row passes from once a row to once a block; [`super::resume::ResumableRows`]
+/// (one or more, at most [`BLOCK_ROWS`]; see [`fetch`]), then the end. Passing rows on in
+/// blocks takes the layers a row passes from once a row to once a block; [`super::resume::ResumableRows`]
 /// and `StatementReader::rows` hand them on one [`TableItem`] at a time.
 #[derive(Debug)]
 pub enum Part {
@@ -69,7 +69,7 @@ pub(super) fn one_item_a_row(
 
 /// The rows a read has at hand, as [`fetch`] yields them, and the error that ends the read
 /// after them, if one did (nothing follows an error).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Block {
     pub rows: Vec<Row>,
     pub error: Option<RowStreamError>,

@@ -9,8 +9,8 @@
 //!
 //! The select list holds the requested columns, then any sort column not requested (its
 //! values make the resume token and are not sent). PostgreSQL columns whose binary form
-//! rowstream does not decode are cast to text in the list (`numeric` keeps every digit
-//! that way). Every value is a parameter; text parameters are cast to the column's type.
+//! rowstream does not decode (types it does not know) are cast to text in the list. Every
+//! value is a parameter; text parameters are cast to the column's type.
 
 use std::fmt::Write as _;
 
@@ -253,11 +253,10 @@ impl Plan {
 }
 
 /// The cast a PostgreSQL column is read through: types whose binary form rowstream does not
-/// decode are read as text (`numeric` keeps every digit that way).
+/// decode are read as text.
 pub fn text_cast(column_type: &ColumnType) -> &'static str {
     match column_type {
-        ColumnType::Numeric | ColumnType::Other(_) => "::text",
-        ColumnType::Array(element) if matches!(**element, ColumnType::Numeric) => "::text[]",
+        ColumnType::Other(_) => "::text",
         _ => "",
     }
 }

@@ -101,7 +101,7 @@ mod tests {
 
     #[test]
     fn wraps_the_query_and_reads_columns_like_a_relations() {
-        let columns = [column("id", ColumnType::Int8), column("id", ColumnType::Numeric)];
+        let columns = [column("id", ColumnType::Int8), column("id", ColumnType::Other("money".into()))];
         let query = "select id, total from t where a > 0 -- note";
         let s = statement(query, &columns, Dialect::Postgres, Vec::new(), Some(10), Some(query));
         assert_eq!(

@@ -30,6 +30,7 @@
 //! nullable exactly when the column is.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use arrow_array::builder::{
@@ -46,7 +47,9 @@ use bytes::Bytes;
 use shared::{Column, ColumnType};
 
 use crate::cell::{Cell, POSTGRES_EPOCH_MICROS};
+use crate::db::copy_binary::Tuple;
 use crate::db::pg_decode::{self, CellRef, DecodeError};
+use crate::db::pg_numeric::Numeric;
 use crate::db::table_rows::Row;
 
 /// Days from 1970-01-01 to 2000-01-01 (PostgreSQL's epoch).
@@ -141,6 +144,8 @@ pub struct ArrowStream {
     /// each column's offsets).
     data_in_batch: usize,
     scratch: String,
+    /// Whether a column holds `numeric`s (known at the first COPY row).
+    numeric: Option<bool>,
     /// Set when the stream can no longer be written correctly: it then never gets its
     /// end-of-stream marker, so no reader takes it for complete.
     broken: bool,
@@ -158,6 +163,7 @@ impl ArrowStream {
             rows_in_batch: 0,
             data_in_batch: 0,
             scratch: String::new(),
+            numeric: None,
             broken: false,
         }
     }
@@ -181,8 +187,14 @@ impl ArrowStream {
             }
             Row::Copy(tuple) => tuple,
         };
-        // Each field's bytes and length prefix: more than the data it adds.
-        self.start_row(tuple.size());
+        // Each field's bytes and length prefix: more than the data it adds, but for a
+        // `numeric`, whose text can be much longer than its digits.
+        let numeric = *self.numeric.get_or_insert_with(|| types.iter().any(has_numeric));
+        let numeric_text = match numeric {
+            false => 0,
+            true => numeric_text_bound(tuple, types),
+        };
+        self.start_row(tuple.size().saturating_add(numeric_text));
         let mut fits = true;
         let mut fields = tuple.fields();
         for (i, (builder, ty)) in self.builders.iter_mut().zip(types).enumerate() {
@@ -289,6 +301,31 @@ impl ArrowStream {
         }
         self.broken = true;
     }
+}
+
+fn has_numeric(ty: &ColumnType) -> bool {
+    match ty {
+        ColumnType::Numeric => true,
+        ColumnType::Array(element) => has_numeric(element),
+        _ => false,
+    }
+}
+
+/// At least the text of a COPY row's `numeric` values (items of arrays included).
+fn numeric_text_bound(tuple: &Tuple, types: &[ColumnType]) -> usize {
+    let mut bound: usize = 0;
+    for (field, ty) in tuple.fields().zip(types) {
+        bound = bound.saturating_add(match (field, ty) {
+            (Some(bytes), ColumnType::Numeric) => Numeric::text_len_bound(bytes),
+            (Some(bytes), ColumnType::Array(element)) if has_numeric(element) => pg_decode::array_items(bytes)
+                .into_iter()
+                .flatten()
+                .map(|item| item.ok().flatten().map_or(0, Numeric::text_len_bound))
+                .fold(0, usize::saturating_add),
+            _ => 0,
+        });
+    }
+    bound
 }
 
 /// Bytes of string or binary data (or list items) a cell adds to a batch, at most.
@@ -399,8 +436,14 @@ impl Builder {
                 b.append_value(v);
                 true
             }
-            (Builder::Utf8(b), CellRef::Text(s) | CellRef::Numeric(s)) => {
+            (Builder::Utf8(b), CellRef::Text(s)) => {
                 b.append_value(s);
+                true
+            }
+            (Builder::Utf8(b), CellRef::Numeric(n)) => {
+                // Written straight into the builder's value, which `append_value` ends.
+                let _ = write!(b, "{n}");
+                b.append_value("");
                 true
             }
             (Builder::Utf8(b), CellRef::Json(s)) => {
@@ -743,7 +786,13 @@ mod tests {
             Some(f32::NAN.to_be_bytes().to_vec()),
             Some(f64::NEG_INFINITY.to_be_bytes().to_vec()),
             Some(vec![1]),
-            Some(b"-12345678901234567890.000000000000000001".to_vec()),
+            // -12345678901234567890.000000000000000001: 10 digits, weight 4, negative, scale 18.
+            Some(
+                [10i16, 4, 0x4000, 18, 1234, 5678, 9012, 3456, 7890, 0, 0, 0, 0, 100]
+                    .iter()
+                    .flat_map(|v| v.to_be_bytes())
+                    .collect(),
+            ),
             Some("quote \" tab \t newline \n backslash \\ 😀".as_bytes().to_vec()),
             Some(vec![0, 255, 0]),
             Some(i32::MAX.to_be_bytes().to_vec()),
@@ -775,6 +824,7 @@ mod tests {
         assert_eq!(straight, as_cells);
         let (_, batches) = read(&straight);
         assert_eq!(batches[0].num_rows(), 2);
+        assert_eq!(batches[0].column(6).as_string::<i32>().value(0), "-12345678901234567890.000000000000000001");
         assert_eq!(batches[0].column(7).as_string::<i32>().value(0), "quote \" tab \t newline \n backslash \\ 😀");
         assert_eq!(batches[0].column(15).as_string::<i32>().value(0), "{\"a\": 1}", "JSON on one line");
     }
