@@ -62,7 +62,30 @@ pub enum CellRef<'a> {
     Array(&'a ColumnType, &'a [u8]),
 }
 
-impl CellRef<'_> {
+impl<'a> CellRef<'a> {
+    /// A scalar cell, borrowed: None for NULL, arrays (nested cells, not a wire form) and
+    /// `numeric` (text, not its wire form), which a writer takes from the cell itself.
+    pub fn of(cell: &'a Cell) -> Option<CellRef<'a>> {
+        Some(match cell {
+            Cell::Bool(v) => CellRef::Bool(*v),
+            Cell::Int(v) => CellRef::Int(*v),
+            Cell::Float4(v) => CellRef::Float4(*v),
+            Cell::Float(v) => CellRef::Float(*v),
+            Cell::Text(s) => CellRef::Text(s),
+            Cell::Bytes(b) => CellRef::Bytes(b),
+            Cell::Date(v) => CellRef::Date(*v),
+            Cell::Time(v) => CellRef::Time(*v),
+            Cell::Timestamp(v) => CellRef::Timestamp(*v),
+            Cell::Timestamptz(v) => CellRef::Timestamptz(*v),
+            Cell::Interval { months, days, micros } => {
+                CellRef::Interval { months: *months, days: *days, micros: *micros }
+            }
+            Cell::Uuid(u) => CellRef::Uuid(u),
+            Cell::Json(s) => CellRef::Json(s),
+            Cell::Null | Cell::Numeric(_) | Cell::Array(_) => return None,
+        })
+    }
+
     /// The owned cell (JSON on one line, arrays decoded).
     pub fn into_cell(self) -> Cell {
         match self {

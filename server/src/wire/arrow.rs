@@ -414,8 +414,9 @@ impl Builder {
         }
     }
 
-    /// Appends a value read from a binary COPY row: text and bytes straight from the row,
-    /// anything else as [`Builder::append`] does.
+    /// Appends a value (read from a binary COPY row: text and bytes straight from the row;
+    /// or a scalar [`Cell`], through [`Builder::append`]); false (and a NULL in its place)
+    /// when it does not fit this type, which the types [`data_type`] picks rule out.
     fn append_ref(&mut self, value: CellRef<'_>, scratch: &mut String) -> bool {
         let fits = match (&mut *self, value) {
             (Builder::Int16(b), CellRef::Int(v)) => i16::try_from(v).map(|v| b.append_value(v)).is_ok(),
@@ -450,6 +451,12 @@ impl Builder {
                 b.append_value(pg_decode::one_line(s));
                 true
             }
+            (Builder::Utf8(b), other) => {
+                scratch.clear();
+                other.into_cell().write_text(scratch);
+                b.append_value(&*scratch);
+                true
+            }
             (Builder::Binary(b), CellRef::Bytes(v)) => {
                 b.append_value(v);
                 true
@@ -464,6 +471,11 @@ impl Builder {
             }
             (Builder::Timestamp(b), CellRef::Timestamp(micros) | CellRef::Timestamptz(micros)) => {
                 b.append_value(unix_micros(micros));
+                true
+            }
+            (Builder::Interval(b), CellRef::Interval { months, days, micros }) => {
+                let (days, nanos) = interval_day_nanos(days, micros);
+                b.append_value(IntervalMonthDayNanoType::make_value(months, days, nanos));
                 true
             }
             (Builder::Uuid(b), CellRef::Uuid(u)) => b.append_value(u).is_ok(),
@@ -489,8 +501,7 @@ impl Builder {
                 // One entry for the row either way (no NULL after it).
                 return push_list_offset(offsets, valid, count) && fits;
             }
-            // Intervals: as cells.
-            (_, other) => return self.append(&other.into_cell(), scratch),
+            _ => false,
         };
         if !fits {
             self.append_null();
@@ -498,30 +509,12 @@ impl Builder {
         fits
     }
 
-    /// Appends `cell`; false (and a NULL in its place) when it does not fit this type,
-    /// which the types [`data_type`] picks rule out.
+    /// Appends `cell`: NULL, the text of a text column (any cell's text form: SQLite's
+    /// values of any storage class), a list, or a scalar as [`Builder::append_ref`] does.
     fn append(&mut self, cell: &Cell, scratch: &mut String) -> bool {
-        if cell.is_null() {
-            self.append_null();
-            return true;
-        }
-        let fits = match (&mut *self, cell) {
-            (Builder::Int16(b), Cell::Int(v)) => i16::try_from(*v).map(|v| b.append_value(v)).is_ok(),
-            (Builder::Int32(b), Cell::Int(v)) => i32::try_from(*v).map(|v| b.append_value(v)).is_ok(),
-            (Builder::Int64(b), Cell::Int(v)) => {
-                b.append_value(*v);
-                true
-            }
-            (Builder::Float32(b), Cell::Float4(v)) => {
-                b.append_value(*v);
-                true
-            }
-            (Builder::Float64(b), Cell::Float(v)) => {
-                b.append_value(*v);
-                true
-            }
-            (Builder::Boolean(b), Cell::Bool(v)) => {
-                b.append_value(*v);
+        match (&mut *self, cell) {
+            (_, Cell::Null) => {
+                self.append_null();
                 true
             }
             (Builder::Utf8(b), Cell::Text(s) | Cell::Numeric(s) | Cell::Json(s)) => {
@@ -534,41 +527,21 @@ impl Builder {
                 b.append_value(&*scratch);
                 true
             }
-            (Builder::Binary(b), Cell::Bytes(v)) => {
-                b.append_value(v);
-                true
-            }
-            (Builder::Date32(b), Cell::Date(days)) => {
-                b.append_value(date32(*days));
-                true
-            }
-            (Builder::Time64(b), Cell::Time(micros)) => {
-                b.append_value(*micros);
-                true
-            }
-            (Builder::Timestamp(b), Cell::Timestamp(micros) | Cell::Timestamptz(micros)) => {
-                b.append_value(unix_micros(*micros));
-                true
-            }
-            (Builder::Interval(b), Cell::Interval { months, days, micros }) => {
-                let (days, nanos) = interval_day_nanos(*days, *micros);
-                b.append_value(IntervalMonthDayNanoType::make_value(*months, days, nanos));
-                true
-            }
-            (Builder::Uuid(b), Cell::Uuid(u)) => b.append_value(u).is_ok(),
             (Builder::List { values, offsets, valid, .. }, Cell::Array(items)) => {
                 let mut fits = true;
                 let mut count: usize = 0;
                 append_items(values, items, scratch, &mut fits, &mut count);
                 // One entry for the row either way (no NULL after it).
-                return push_list_offset(offsets, valid, count) && fits;
+                push_list_offset(offsets, valid, count) && fits
             }
-            _ => false,
-        };
-        if !fits {
-            self.append_null();
+            (_, other) => match CellRef::of(other) {
+                Some(value) => self.append_ref(value, scratch),
+                None => {
+                    self.append_null();
+                    false
+                }
+            },
         }
-        fits
     }
 
     fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
