@@ -45,8 +45,9 @@ pub enum TableItem {
 
 /// What [`stream_table`] and `read::StatementReader::rows` yield: the rows read together
 /// (one or more, at most [`BLOCK_ROWS`]; see [`fetch`]), then the end. Passing rows on in
-/// blocks takes the layers a row passes from once a row to once a block; [`super::resume::ResumableRows`]
-/// and `StatementReader::rows` hand them on one [`TableItem`] at a time.
+/// blocks takes the layers a row passes from once a row to once a block;
+/// [`super::resume::ResumableRows`] and `StatementReader::rows` hand them on one
+/// [`TableItem`] at a time.
 #[derive(Debug)]
 pub enum Part {
     Rows(Vec<Row>),
